@@ -1,0 +1,1 @@
+// Anchors the tern_dns library until its first real source lands.

@@ -1,0 +1,1 @@
+// Anchors the tern_queue library until its first real source lands.

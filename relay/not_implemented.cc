@@ -1,0 +1,23 @@
+// Subcommands whose issue has not landed yet. Each prints one line and exits
+// EX_UNAVAILABLE; an issue that builds one deletes its stub here.
+#include <iostream>
+
+#include "relay/cli.h"
+#include "relay/exit_codes.h"
+
+namespace tern::relay {
+namespace {
+int not_yet(const char* what) {
+  std::cerr << "tern " << what << ": not implemented yet\n";
+  return kExUnavailable;
+}
+}  // namespace
+
+int run_serve(const CommonOptions&) { return not_yet("serve"); }
+int run_queue(const CommonOptions&, const QueueOptions&) { return not_yet("queue"); }
+int run_user(const CommonOptions&, const UserOptions&) { return not_yet("user"); }
+int run_trace(const CommonOptions&, const TraceOptions&) { return not_yet("trace"); }
+int run_check_config(const CommonOptions&, const CheckConfigOptions&) { return not_yet("check-config"); }
+int run_sendmail(const std::vector<std::string>&) { return not_yet("sendmail"); }
+
+}  // namespace tern::relay
