@@ -2,7 +2,7 @@
 # Installs dependencies, builds tern with ASan+UBSan, builds the libFuzzer
 # targets with clang, and runs every test with ctest: unit tests, integration
 # tests against real peers on loopback, and each fuzz target for a bounded
-# time (TERN_FUZZ_SECONDS, default 30). Prints ctest's summary; exits non-zero
+# time (TERNTEST_FUZZ_SECONDS, default 30). Prints ctest's summary; exits non-zero
 # on any failure. This is the README's test command and what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."

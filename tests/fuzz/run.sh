@@ -3,7 +3,7 @@
 # The seeds are copied to a scratch corpus so the checkout stays clean.
 set -euo pipefail
 bin=$1 seeds=$2
-seconds=${TERN_FUZZ_SECONDS:-30}
+seconds=${TERNTEST_FUZZ_SECONDS:-30}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"

@@ -1,0 +1,150 @@
+#pragma once
+// ServerSession: the submission server's side of one SMTP connection, sans
+// I/O. relay/ feeds it bytes and facts (TLS is up, the password was right, the
+// message is committed) and performs the actions it returns (send these bytes,
+// start TLS, check this password, enqueue this message, close). It enforces the
+// order of commands, the EHLO capability list, pipelining in order, RSET,
+// RFC 3207's reset after STARTTLS, RFC 5321 line limits and DATA end detection
+// on CRLF.CRLF only with dot-unstuffing. A bare CR or LF in a command or in
+// message data ends the session with a 5xx (SMTP smuggling never gets a
+// foothold). Peer input never throws: everything becomes a reply.
+//
+// Usage (the relay's pump):
+//   ServerSession s(policy, facts);          // queues the 220 greeting
+//   s.receive(bytes);                        // any split
+//   while (auto a = s.next_action()) perform(*a);
+// While an answer is pending (Authenticate, Enqueue, StartTls) the session
+// parses no further input; pipelined bytes stay buffered and are processed in
+// order once the answer arrives.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "smtp/envelope.h"
+#include "smtp/result.h"
+
+namespace tern::smtp {
+
+struct ServerPolicy {
+  std::string hostname = "localhost";          // in the greeting, EHLO reply and Received:
+  std::uint64_t max_message_size = 26214400;   // EHLO SIZE; 552 5.3.4 above it (at MAIL SIZE= and at end of data)
+  std::size_t max_recipients = 100;            // 452 4.5.3 beyond it
+  bool starttls_available = true;              // a certificate is loaded: offer STARTTLS before TLS
+  bool require_auth = true;                    // MAIL refused with 530 5.7.0 unless authenticated or trusted
+  std::chrono::milliseconds command_timeout{300000};   // ArmTimer value while waiting for the client (RFC 5321 §4.5.3.2.7)
+  std::size_t max_auth_failures = 3;           // then 421 4.7.0 and close
+};
+
+// Facts about the connection, known when it is accepted.
+struct ConnectionFacts {
+  std::string client_address;   // "192.0.2.7" or "2001:db8::7", for Received: and logs
+  bool implicit_tls = false;    // port 465: TLS is up from the start, no STARTTLS offered
+  bool client_trusted = false;  // client address in submission.trusted_networks: may relay without AUTH
+};
+
+// What the relay needs to write the Received: header and record the message.
+struct TransactionInfo {
+  std::string helo;             // the EHLO/HELO argument
+  bool esmtp = false;           // EHLO (not HELO) was used
+  bool tls = false;             // the transaction ran under TLS
+  std::string auth_user;        // empty when not authenticated
+  std::string with_keyword() const;  // RFC 3848: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA
+  bool has_message_id = false;  // the header section has a Message-ID: field
+  bool has_date = false;        // ... a Date: field
+};
+
+namespace server {
+
+struct Send {                   // write these bytes (one or more replies)
+  std::string bytes;
+};
+struct StartTls {};             // "220 Ready to start TLS" has been sent: the transport drops any bytes it
+                                // buffered, handshakes, then calls tls_ready() or tls_failed()
+struct Authenticate {           // check these credentials (off the loop); answer auth_result()
+  std::string mechanism;        // "PLAIN" or "LOGIN"
+  std::string authzid;          // PLAIN's authorization identity, usually empty
+  std::string user;
+  std::string password;
+};
+struct Enqueue {                // store this message durably; answer enqueued()
+  Envelope envelope;
+  std::string body;             // the message as received: dot-unstuffed, CRLF line ends, no final ".\r\n"
+  TransactionInfo info;
+};
+struct ArmTimer {               // (re)start the idle timer; timer_fired() when it expires
+  std::chrono::milliseconds after;
+};
+struct DisarmTimer {};          // we are waiting on ourselves (auth check, commit), not on the client
+struct Rejected {               // a message or command was refused: count tern_messages_rejected_total{reason}
+  std::string_view reason;      // "size", "recipients", "relay", "auth", "syntax", "bare_newline",
+                                // "line_length", "storage", "timeout", "sequence"
+};
+struct Close {};                // flush pending sends, then close the connection
+
+}  // namespace server
+
+using ServerAction = std::variant<server::Send, server::StartTls, server::Authenticate, server::Enqueue,
+                                  server::ArmTimer, server::DisarmTimer, server::Rejected, server::Close>;
+
+enum class ServerState {
+  Greeting,         // 220 queued, waiting for EHLO/HELO
+  Ready,            // after EHLO/HELO (or RSET): waiting for MAIL
+  AuthChallenge,    // AUTH in progress: waiting for a 334 response line
+  AwaitingAuth,     // Authenticate emitted: waiting for auth_result()
+  AwaitingTls,      // StartTls emitted: waiting for tls_ready()/tls_failed()
+  Mail,             // MAIL accepted: waiting for RCPT
+  Rcpt,             // at least one RCPT accepted: RCPT, DATA or BDAT
+  Data,             // in DATA: reading message text until CRLF.CRLF
+  Bdat,             // in a BDAT chunk: reading chunk_size octets
+  AwaitingCommit,   // Enqueue emitted: waiting for enqueued()
+  Closing,          // Close emitted; input ignored
+};
+
+std::string_view describe(ServerState state);  // "reading message data", "waiting for EHLO", ...
+
+class ServerSession {
+ public:
+  // Queues the 220 greeting and an ArmTimer.
+  ServerSession(const ServerPolicy& policy, ConnectionFacts facts);
+
+  void receive(std::string_view bytes);
+  void receive_eof();                       // the client closed: no reply, Close
+  void timer_fired();                       // 421 4.4.2 timeout, Close
+  void tls_ready();                         // handshake done: back to Greeting, EHLO required (RFC 3207 §4.2)
+  void tls_failed();                        // handshake failed: Close (nothing can be sent in plaintext)
+  // Answer to Authenticate: ok → 235 2.7.0; a permanent error → 535 5.7.8; a
+  // transient error (account store unavailable) → 454 4.7.0.
+  void auth_result(Status result);
+  // Answer to Enqueue: the queue id → "250 2.0.0 Ok: queued as <id>"; a
+  // transient error → 452 4.3.1 (disk full / database error); permanent → 554 5.3.0.
+  void enqueued(Result<std::string> queue_id);
+  // Shutting down (SIGTERM): 421 4.3.2 at the next command boundary, then Close.
+  void shutdown();
+
+  std::optional<ServerAction> next_action();
+
+  ServerState state() const { return state_; }
+  bool authenticated() const { return !auth_user_.empty(); }
+  const std::string& auth_user() const { return auth_user_; }
+  bool tls_active() const { return tls_active_; }
+
+ private:
+  // Implementation details live here; the .cc file owns their meaning.
+  ServerPolicy policy_;
+  ConnectionFacts facts_;
+  ServerState state_ = ServerState::Greeting;
+  bool tls_active_ = false;
+  std::string auth_user_;
+  std::deque<ServerAction> actions_;
+  std::string input_;
+  std::size_t input_pos_ = 0;
+  // (the implementer adds members as needed)
+};
+
+}  // namespace tern::smtp
