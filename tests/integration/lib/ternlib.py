@@ -1,0 +1,402 @@
+"""Shared harness for tern's integration tests: real peers on loopback.
+
+Starts `tern serve` with a config in a scratch directory, aiosmtpd sinks
+that record or refuse mail on demand, dnsmasq serving MX records, and runs
+swaks. Everything binds free ports on 127.0.0.0/8; every wait has a deadline.
+Run with /usr/bin/python3 (Debian's python3-aiosmtpd lives there).
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TERN_BIN = os.environ.get("TERNTEST_BIN", "")
+SOURCE_DIR = os.environ.get("TERNTEST_SOURCE_DIR", "")
+
+
+class TestFailure(Exception):
+    pass
+
+
+# Everything a test started, stopped by run_tests() after the test whatever happens.
+_started = []
+
+
+def _register(thing):
+    _started.append(thing)
+    return thing
+
+
+def _cleanup():
+    while _started:
+        thing = _started.pop()
+        with contextlib.suppress(Exception):
+            if isinstance(thing, Tern):
+                thing.kill9()
+            else:
+                thing.stop()
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TestFailure(f"timed out after {timeout}s waiting for {what}")
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def write_toml(path, config):
+    lines = []
+    for key, value in config.items():
+        if not isinstance(value, dict):
+            lines.append(f"{key} = {toml_value(value)}")
+    for section, table in config.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{section}]")
+            for key, value in table.items():
+                lines.append(f"{key} = {toml_value(value)}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def clean_env(extra=None):
+    """The environment without TERN_* variables (they are tern config), plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TERN_")}
+    env.update(extra or {})
+    return env
+
+
+def make_cert(directory, cn, sans=("127.0.0.1",)):
+    """A self-signed certificate + key; returns (cert_path, key_path)."""
+    cert = os.path.join(directory, f"{cn}.crt")
+    key = os.path.join(directory, f"{cn}.key")
+    san = ",".join(("IP:" + s) if s[0].isdigit() else ("DNS:" + s) for s in (cn,) + tuple(sans))
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName={san}",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True)
+    return cert, key
+
+
+class Tern:
+    """A `tern serve` process with its own spool and config in a scratch dir."""
+
+    def __init__(self, workdir, config=None, env=None, name="tern"):
+        self.workdir = workdir
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.submission_port = free_port()
+        self.metrics_port = free_port()
+        base = {
+            "hostname": "relay.test",
+            "spool": os.path.join(self.dir, "spool"),
+            "submission": {
+                "listen": [f"127.0.0.1:{self.submission_port}"],
+                "io_threads": 2,
+            },
+            "delivery": {"workers": 2},
+            "metrics": {"listen": f"127.0.0.1:{self.metrics_port}"},
+        }
+        for section, value in (config or {}).items():
+            if isinstance(value, dict):
+                base.setdefault(section, {}).update(value)
+            else:
+                base[section] = value
+        self.config = base
+        self.config_path = os.path.join(self.dir, "tern.toml")
+        write_toml(self.config_path, self.config)
+        self.env = clean_env(env)
+        self.log_path = os.path.join(self.dir, "tern.log")
+        self.proc = None
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([TERN_BIN, "serve", "--config", self.config_path],
+                                     stdout=self.log, stderr=self.log, env=self.env)
+        _register(self)
+        if wait:
+            wait_until(lambda: self.proc.poll() is not None or port_open("127.0.0.1", self.submission_port),
+                       timeout=15, what="tern to listen")
+            if self.proc.poll() is not None:
+                raise TestFailure(f"tern exited with {self.proc.returncode}:\n{self.read_log()}")
+        return self
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise TestFailure("tern did not stop within %ss of SIGTERM" % timeout)
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def cli(self, *args, input=None, check_rc=None):
+        res = subprocess.run([TERN_BIN, *args, "--config", self.config_path], input=input,
+                             capture_output=True, env=self.env, timeout=60)
+        if check_rc is not None and res.returncode != check_rc:
+            raise TestFailure(f"tern {' '.join(args)}: rc {res.returncode}, want {check_rc}\n"
+                              f"stdout: {res.stdout!r}\nstderr: {res.stderr!r}")
+        return res
+
+    def metrics(self):
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def metric(self, name, labels=None):
+        """The value of one series, or None."""
+        want = name
+        if labels:
+            want += "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+        for line in self.metrics().splitlines():
+            if line.startswith("#"):
+                continue
+            series, _, value = line.rpartition(" ")
+            if normalize_series(series) == want:
+                return float(value)
+        return None
+
+
+def normalize_series(series):
+    if "{" not in series:
+        return series
+    name, _, rest = series.partition("{")
+    pairs = [p for p in rest.rstrip("}").split(",") if p]
+    return name + "{" + ",".join(sorted(pairs)) + "}"
+
+
+class Sink:
+    """An aiosmtpd server on loopback that records messages.
+
+    rcpt_rules: list of (prefix, code, text): a RCPT whose local part starts
+    with prefix gets that reply (e.g. ("reject", 550, "5.1.1 no such user")).
+    data_reply: optional (code, text) for the end of DATA; defer_first: the
+    first N DATA ends get 451. tls: (cert, key) to offer STARTTLS. auth: a
+    dict user -> password to require AUTH (PLAIN/LOGIN, after STARTTLS).
+    """
+
+    def __init__(self, host="127.0.0.1", port=None, rcpt_rules=(), data_reply=None, defer_first=0,
+                 tls=None, auth=None, implicit_tls=False):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        self.host = host
+        self.port = port or free_port(host)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.rcpt_rules = list(rcpt_rules)
+        self.data_reply = data_reply
+        self.defer_left = defer_first
+        self.sessions = 0
+        sink = self
+
+        class Handler:
+            async def handle_EHLO(self, server, session, envelope, hostname, responses):
+                session.host_name = hostname
+                with sink.lock:
+                    sink.sessions += 1
+                return responses
+
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                local = address.split("@")[0]
+                for prefix, code, text in sink.rcpt_rules:
+                    if local.startswith(prefix):
+                        return f"{code} {text}"
+                envelope.rcpt_tos.append(address)
+                return "250 2.1.5 OK"
+
+            async def handle_DATA(self, server, session, envelope):
+                with sink.lock:
+                    if sink.defer_left > 0:
+                        sink.defer_left -= 1
+                        return "451 4.3.0 try again later"
+                    if sink.data_reply:
+                        return f"{sink.data_reply[0]} {sink.data_reply[1]}"
+                    sink.messages.append({
+                        "mail_from": envelope.mail_from,
+                        "rcpt_tos": list(envelope.rcpt_tos),
+                        "data": envelope.original_content,
+                        "tls": session.ssl is not None,
+                        "auth": getattr(session, "authenticated", False),
+                    })
+                return "250 2.0.0 OK queued"
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            if sink.auth is None:
+                return AuthResult(success=False, handled=False)
+            if isinstance(auth_data, LoginPassword):
+                user = auth_data.login.decode()
+                password = auth_data.password.decode()
+                if sink.auth.get(user) == password:
+                    return AuthResult(success=True)
+            return AuthResult(success=False, handled=False)
+
+        self.auth = auth
+        kwargs = {}
+        if tls or implicit_tls:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(*tls)
+            if implicit_tls:
+                kwargs["ssl_context"] = ctx
+            else:
+                kwargs["tls_context"] = ctx
+                kwargs["require_starttls"] = False
+        if auth is not None:
+            kwargs["authenticator"] = authenticator
+            kwargs["auth_required"] = True
+            kwargs["auth_require_tls"] = not implicit_tls and tls is not None
+        self.controller = Controller(Handler(), hostname=host, port=self.port, decode_data=False,
+                                     enable_SMTPUTF8=True, server_hostname="sink.test",
+                                     ready_timeout=10, **kwargs)
+
+    def start(self):
+        self.controller.start()
+        return _register(self)
+
+    def stop(self):
+        with contextlib.suppress(Exception):
+            self.controller.stop()
+
+    def count(self):
+        with self.lock:
+            return len(self.messages)
+
+    def wait_for(self, n, timeout=20):
+        wait_until(lambda: self.count() >= n, timeout=timeout, what=f"{n} message(s) at sink :{self.port}")
+        with self.lock:
+            return list(self.messages)
+
+
+class Dnsmasq:
+    """dnsmasq on 127.0.0.1:<free port> answering for the given records.
+
+    mx: list of (domain, host, preference); hosts: list of (name, address);
+    null_mx: domains with "MX 0 ."; timeout_domains: forwarded to a dead port.
+    Everything else under .test is NXDOMAIN.
+    """
+
+    def __init__(self, mx=(), hosts=(), null_mx=(), timeout_domains=()):
+        self.port = free_port()
+        args = ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--log-facility=-", f"--port={self.port}",
+                "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", "--no-poll",
+                "--conf-file=/dev/null", "--pid-file=", "--local=/test/"]
+        if os.geteuid() == 0:
+            args += ["--user=nobody", "--group=nogroup"]
+        for domain, host, pref in mx:
+            args.append(f"--mx-host={domain},{host},{pref}")
+        for domain in null_mx:
+            args.append(f"--mx-host={domain},.,0")
+        for name, address in hosts:
+            args.append(f"--host-record={name},{address}")
+        dead = free_port()
+        for domain in timeout_domains:
+            args.append(f"--server=/{domain}/127.0.0.1#{dead}")
+        self.args = args
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _register(self)
+        wait_until(lambda: self._answers(), timeout=10, what="dnsmasq to answer")
+        return self
+
+    def _answers(self):
+        # a minimal DNS query for "x.test" type A: any reply means the server is up
+        query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x04test\x00\x00\x01\x00\x01"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            try:
+                s.sendto(query, ("127.0.0.1", self.port))
+                s.recvfrom(512)
+                return True
+            except OSError:
+                return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+
+
+def swaks(*args, timeout=30):
+    return subprocess.run(["swaks", "--timeout", "10", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_tests(tests):
+    """Runs each test function with a fresh scratch dir; prints N passed, N failed."""
+    passed = failed = 0
+    for test in tests:
+        workdir = tempfile.mkdtemp(prefix="tern-it-")
+        started = time.monotonic()
+        try:
+            try:
+                test(workdir)
+            finally:
+                _cleanup()
+            passed += 1
+            print(f"PASS {test.__name__} ({time.monotonic() - started:.1f}s)", flush=True)
+            shutil.rmtree(workdir, ignore_errors=True)
+        except Exception as e:  # report every failure with its logs, then go on
+            failed += 1
+            print(f"FAIL {test.__name__}: {e}", flush=True)
+            for root, _, files in os.walk(workdir):
+                for name in files:
+                    if name.endswith(".log"):
+                        path = os.path.join(root, name)
+                        with open(path, "rb") as f:
+                            tail = f.read()[-4000:].decode("utf-8", "replace")
+                        print(f"--- {path} (tail)\n{tail}", flush=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    sys.exit(1 if failed else 0)
