@@ -14,8 +14,10 @@ build_pkgs=(
 # (smtp-sink, smtp-source), dnsmasq (DNS), Prometheus; clang for libFuzzer.
 test_pkgs=(
   clang libclang-rt-14-dev openssl curl procps iproute2 python3 python3-aiosmtpd swaks
-  dnsmasq-base postfix prometheus sqlite3
+  dnsmasq-base unbound postfix prometheus sqlite3 python3-yaml
 )
+# deploy/validate.sh checks the Kubernetes manifests with npm's kubernetes-models.
+command -v npm >/dev/null || test_pkgs+=(npm)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--runtime-only" ] || pkgs+=("${test_pkgs[@]}")

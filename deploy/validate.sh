@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Validates everything in deploy/ offline: Prometheus config and alert rules
+# (promtool), the Grafana dashboard and provisioning files (JSON/YAML parse,
+# metric names exist in INTERFACE.md's set), the compose file (YAML), and the
+# Kubernetes manifests against the API schemas (npm kubernetes-models).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${TERNTEST_NPM_CACHE:-/var/tmp/tern-npm}
+
+promtool check config "$here/prometheus/prometheus.yml"
+promtool check rules "$here/prometheus/alerts.yml"
+
+/usr/bin/python3 - "$here" <<'PY'
+import json, re, sys, yaml, os
+here = sys.argv[1]
+known = {"tern_messages_received_total", "tern_messages_rejected_total", "tern_deliveries_total",
+         "tern_queue_messages", "tern_queue_oldest_age_seconds", "tern_delivery_duration_seconds",
+         "tern_smtp_sessions_active", "tern_auth_failures_total", "tern_dns_queries_total",
+         "tern_tls_handshakes_total"}
+dash = json.load(open(os.path.join(here, "grafana/dashboards/tern.json")))
+used = set()
+for p in dash["panels"]:
+    for t in p["targets"]:
+        used |= set(re.findall(r"tern_[a-z_]+", t["expr"]))
+rules = open(os.path.join(here, "prometheus/alerts.yml")).read()
+used |= set(re.findall(r"tern_[a-z_]+", rules))
+base = {re.sub(r"_(bucket|sum|count)$", "", m) for m in used}
+unknown = base - known
+if unknown:
+    sys.exit(f"unknown metric names in deploy/: {sorted(unknown)}")
+for f in ("compose.yaml", "grafana/provisioning/datasources/prometheus.yaml",
+          "grafana/provisioning/dashboards/tern.yaml"):
+    yaml.safe_load(open(os.path.join(here, f)))
+compose = yaml.safe_load(open(os.path.join(here, "compose.yaml")))
+assert {"tern", "prometheus", "grafana"} <= set(compose["services"]), "compose services"
+print(f"ok dashboard ({len(dash['panels'])} panels), compose, provisioning; metrics used: {len(base)}")
+PY
+
+if ! command -v npm >/dev/null; then
+  echo "npm not found (scripts/install-deps.sh installs it)" >&2
+  exit 1
+fi
+if [ ! -d "$cache/node_modules/kubernetes-models" ] || [ ! -d "$cache/node_modules/js-yaml" ]; then
+  mkdir -p "$cache"
+  npm install --silent --no-audit --no-fund --prefix "$cache" kubernetes-models js-yaml >/dev/null
+fi
+NODE_PATH="$cache/node_modules" node "$here/kubernetes/validate.mjs" "$here"/kubernetes/*.yaml
