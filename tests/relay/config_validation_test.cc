@@ -210,6 +210,9 @@ TEST_F(ConfigRefusals, TlsFiles) {
        {"submission.tls_cert: cannot read \"$DIR/missing.pem\": No such file or directory (in $FILE:2)"}},
       {"[submission]\ntls_cert = \"$DIR/cert.pem\"\ntls_key = \"$DIR/adir\"\n", {},
        {"submission.tls_key: \"$DIR/adir\" is not a regular file (in $FILE:3)"}},
+      // Unopenable even for root: a path through a regular file.
+      {"[submission]\ntls_cert = \"$DIR/cert.pem/x\"\ntls_key = \"$DIR/key.pem\"\n", {},
+       {"submission.tls_cert: cannot read \"$DIR/cert.pem/x\": Not a directory (in $FILE:2)"}},
   });
 }
 
