@@ -146,6 +146,34 @@ class BlackHole {
   std::uint16_t port_ = 0;
 };
 
+// The records tern's tests resolve (dnsmasq options). Under .test everything
+// not listed is NXDOMAIN; names under timeout.test are forwarded to the
+// black hole at `blackhole_port`, so they time out.
+//   example.test    MX 10 mx1.example.test, MX 20 mx2.example.test
+//   mx1.example.test A 127.0.0.2, AAAA ::2; mx2.example.test A 127.0.0.3
+//   equal.test      MX 10 a/b/c.equal.test (A 127.0.1.1, .2, .3)
+//   nullmx.test     MX 0 .  (RFC 7505)
+//   nomx.test       no MX, A 127.0.0.4 (implicit MX)
+//   noaddr.test     MX 10 ghost.noaddr.test, which does not exist
+//   partial.test    MX 10 ghost.partial.test (does not exist), MX 20 mx2.example.test
+//   slowmx.test     MX 10 host.timeout.test (its address lookups time out)
+//   v6only.test     AAAA ::5
+//   nx.test         NXDOMAIN
+inline std::vector<std::string> standard_records(std::uint16_t blackhole_port) {
+  return {
+      "--mx-host=example.test,mx1.example.test,10", "--mx-host=example.test,mx2.example.test,20",
+      "--host-record=mx1.example.test,127.0.0.2,::2", "--host-record=mx2.example.test,127.0.0.3",
+      "--mx-host=equal.test,a.equal.test,10", "--mx-host=equal.test,b.equal.test,10",
+      "--mx-host=equal.test,c.equal.test,10", "--host-record=a.equal.test,127.0.1.1",
+      "--host-record=b.equal.test,127.0.1.2", "--host-record=c.equal.test,127.0.1.3",
+      "--mx-host=nullmx.test,.,0", "--host-record=nomx.test,127.0.0.4",
+      "--mx-host=noaddr.test,ghost.noaddr.test,10",
+      "--mx-host=partial.test,ghost.partial.test,10", "--mx-host=partial.test,mx2.example.test,20",
+      "--mx-host=slowmx.test,host.timeout.test,10", "--host-record=v6only.test,::5",
+      "--local=/test/", "--server=/timeout.test/127.0.0.1#" + std::to_string(blackhole_port),
+  };
+}
+
 class DnsServer {
  public:
   static bool dnsmasq_installed() { return ::access(kDnsmasqPath, X_OK) == 0; }
