@@ -36,9 +36,13 @@ Result<std::string> servers_csv(const ChannelOptions& options) {
       return Error::permanent("dns server \"" + printable_name(address) + "\" is not an IP address");
     }
     if (!csv.empty()) csv += ',';
+    // c-ares 1.18 takes "[::1]:5353" but not "[::1]": brackets only with a port.
     bool v6 = address.find(':') != std::string::npos;
-    csv += v6 ? "[" + address + "]" : address;
-    if (port != 0) csv += ":" + std::to_string(port);
+    if (port == 0) {
+      csv += address;
+    } else {
+      csv += (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+    }
   }
   return csv;
 }

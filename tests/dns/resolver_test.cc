@@ -203,7 +203,7 @@ TEST(ResolverOptions, RejectsBadOptions) {
   }
   // resolv.conf servers, and IPv6 servers with a port, are fine.
   EXPECT_TRUE(Resolver::create(loop.get(), {}));
-  EXPECT_TRUE(Resolver::create(loop.get(), {.servers = {{"::1", 5353}, {"127.0.0.1", 0}}}));
+  EXPECT_TRUE(Resolver::create(loop.get(), {.servers = {{"::1", 5353}, {"127.0.0.1", 0}, {"::1", 0}}}));
   EXPECT_TRUE(loop.close());
 }
 
