@@ -1,1 +1,0 @@
-// Anchors the tern_dns library until its first real source lands.
