@@ -3,11 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tern::smtp {
+
+// Failure messages show replies in their wire form (found by ADL;
+// static, so other test files may print these types their own way).
+static void PrintTo(const Reply& r, std::ostream* os) { *os << r.encode(); }
+
 namespace {
 
 using namespace std::string_literals;
@@ -341,6 +347,9 @@ TEST(ReplyParser, LineLengthLimit) {
       {"250-" + max + "x\r\n250 x\r\n", false},
       {"250 " + max + "xxxxxxxxxxxxxxxxxxxxxxxxxxx", false},  // no line end yet: fails early
       {"250 " + std::string(10 * kMaxReplyLine, 'x'), false},
+      // Malformed *and* too long: the same error however the bytes arrive.
+      {"xyz" + std::string(2 * kMaxReplyLine, 'x') + "\r\n", false},
+      {"250-ok\r\n251 " + std::string(2 * kMaxReplyLine, 'x') + "\r\n", false},
   };
   for (const auto& row : rows) {
     for (bool bytewise : {false, true}) {
