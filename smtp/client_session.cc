@@ -48,6 +48,21 @@ std::string_view describe(ClientState state) {
 
 ClientSession::ClientSession(ClientPolicy policy) : policy_(std::move(policy)) {
   tls_active_ = policy_.tls_active;
+  if (policy_.auth_user) {
+    std::string credentials;
+    credentials += '\0';
+    credentials += *policy_.auth_user;
+    credentials += '\0';
+    credentials += policy_.auth_password;
+    plain_response_ = base64_encode(credentials);
+    // Longest first: the PLAIN response contains base64(password) when the
+    // user name's length lines up, and must be masked whole.
+    secrets_ = {plain_response_};
+    if (!policy_.auth_password.empty()) {
+      secrets_.push_back(base64_encode(policy_.auth_password));
+      secrets_.push_back(policy_.auth_password);
+    }
+  }
   arm();
 }
 
@@ -130,16 +145,19 @@ std::string ClientSession::said(const Reply& reply, std::string_view in_reply_to
 }
 
 // A server may quote what it could not decode ("535 cannot decode
-// AGJvYgBz..."): that must not reach logs or the queue's history.
-void ClientSession::redact(Reply& reply) const {
-  for (std::string& line : reply.lines) {
-    for (const std::string& secret : secrets_) {
-      if (secret.empty()) continue;
-      for (std::size_t at = line.find(secret); at != std::string::npos; at = line.find(secret, at + 1)) {
-        line.replace(at, secret.size(), "*");
-      }
+// AGJvYgBz...", or a protocol error's excerpt of it): the password, plain or
+// encoded, must not reach logs or the queue's history.
+void ClientSession::mask(std::string& text) const {
+  for (const std::string& secret : secrets_) {
+    if (secret.empty()) continue;
+    for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 1)) {
+      text.replace(at, secret.size(), "*");
     }
   }
+}
+
+void ClientSession::redact(Reply& reply) const {
+  for (std::string& line : reply.lines) mask(line);
 }
 
 // ---------------------------------------------------------------------------
@@ -266,7 +284,7 @@ void ClientSession::timer_fired() {
 // Replies
 
 void ClientSession::handle_reply(Reply reply) {
-  if (state_ == ClientState::Auth) redact(reply);
+  redact(reply);
   if (state_ == ClientState::Quit) {
     state_ = ClientState::Done;
     push(client::Close{});
@@ -388,18 +406,6 @@ void ClientSession::start_auth() {
     }
     return false;
   };
-  const std::string& user = *policy_.auth_user;
-  const std::string& password = policy_.auth_password;
-  std::string credentials;
-  credentials += '\0';
-  credentials += user;
-  credentials += '\0';
-  credentials += password;
-  plain_response_ = base64_encode(credentials);
-  // Longest first: the PLAIN response contains base64(password) when the
-  // user name's length lines up, and must be masked whole.
-  secrets_ = {plain_response_, base64_encode(password), password};
-  if (password.empty()) secrets_ = {plain_response_};
   if (offered("PLAIN")) {
     auth_mech_ = AuthMech::Plain;
     auth_step_ = 0;
@@ -486,6 +492,7 @@ void ClientSession::decide(std::size_t i, Status status, const std::optional<Rep
   RecipientResult& r = msg_->results[i];
   r.status = status;
   r.reply = reply;
+  mask(detail);
   r.detail = std::move(detail);
 }
 
