@@ -1,13 +1,9 @@
 #pragma once
-// DataReader: scans one message's text as it arrives, either after DATA (RFC
-// 5321 §4.1.1.4: ends at CRLF "." CRLF, a leading dot is removed) or as BDAT
-// chunks (RFC 3030: octets as sent, no dots). It keeps the body with its CRLFs,
-// notes Message-ID: and Date: in the header section, and stops storing (while
-// still counting to the end) past the size limit, after a text line over 1000
-// octets, or after a NUL. A bare LF, or a CR not followed by LF, stops the scan
-// at once (BareLf/BareCr): the caller drops the message and the connection, so
-// SMTP smuggling (CVE-2023-51764/-51765/-51766) never gets a second reading.
-// Never throws; holds nothing but the body.
+// DataReader: scans one message's text as it arrives, after DATA (ends at
+// CRLF "." CRLF, leading dots removed) or as BDAT chunks (octets as sent). It
+// keeps the body with its CRLFs and notes Message-ID:/Date: in the header; past
+// the size limit, a line over 1000 octets or a NUL it stops storing but counts
+// on to the end. A bare LF or CR stops it at once (SMTP smuggling). Never throws.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,10 +1,9 @@
 #pragma once
-// LineReader: splits the bytes of an SMTP command stream into lines ending in
-// CRLF, holding at most one line limit of bytes whatever the peer sends. A line
-// over the limit (RFC 5321 §4.5.3.1.4: 512 octets with CRLF; AUTH lines 12288,
-// RFC 4954 §4) is discarded up to the next LF and reported as TooLong; a bare LF
-// or a CR not followed by LF is reported at once (the caller closes: SMTP
-// smuggling). It knows nothing of commands beyond the "AUTH " prefix.
+// LineReader: splits an SMTP command stream into CRLF lines, holding at most
+// one line limit of bytes whatever the peer sends. A line over the limit (512
+// octets with CRLF, RFC 5321 §4.5.3.1.4; "AUTH " lines 12288, RFC 4954 §4) is
+// dropped up to the next LF and reported as TooLong; a bare LF or CR is
+// reported at once. It knows nothing of commands beyond the "AUTH " prefix.
 
 #include <cstddef>
 #include <string>

@@ -143,7 +143,10 @@ void ServerSession::consume_data(std::string_view& bytes) {
 
 void ServerSession::consume_chunk(std::string_view& bytes) {
   const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), bdat_remaining_));
-  if (!bdat_refusal_) {
+  if (bdat_refusal_) {
+    // Skipped octets are not scanned, but whole lines in them still show a live client.
+    if (bytes.substr(0, n).find('\n') != std::string_view::npos) progress_ = true;
+  } else {
     const DataReader::Progress p = data_.feed(bytes.substr(0, n));
     if (p.lines > 0) progress_ = true;
     if (p.status == DataReader::Status::BareLf) return bare_newline("LF");

@@ -4,10 +4,12 @@
 // message is committed) and performs the actions it returns (send these bytes,
 // start TLS, check this password, enqueue this message, close). It enforces the
 // order of commands, the EHLO capability list, pipelining in order, RSET,
-// RFC 3207's reset after STARTTLS, RFC 5321 line limits and DATA end detection
-// on CRLF.CRLF only with dot-unstuffing. A bare CR or LF in a command or in
-// message data ends the session with a 5xx (SMTP smuggling never gets a
-// foothold). Peer input never throws: everything becomes a reply.
+// RFC 3207's reset after STARTTLS, RFC 5321 line limits, DATA end detection
+// on CRLF.CRLF only with dot-unstuffing, and BDAT (RFC 3030). A bare CR or LF
+// in a command or in message data ends the session with a 5xx (SMTP smuggling
+// never gets a foothold); a NUL in message text refuses the message (550).
+// Peer input never throws: everything becomes a reply. Unparsed input is
+// bounded (one line limit; kMaxPendingInput while an answer is pending).
 //
 // Usage (the relay's pump):
 //   ServerSession s(policy, facts);          // queues the 220 greeting

@@ -249,6 +249,10 @@ std::vector<Row> rows() {
        .replies = "554 5.5.1 Error: no valid recipients\r\n", .rejected = {"sequence"}},
       {.name = "DATA without RCPT", .start = Start::Mail, .input = "DATA\r\n",
        .replies = "554 5.5.1 Error: no valid recipients\r\n", .rejected = {"sequence"}, .state = ServerState::Mail},
+      {.name = "DATA with an argument", .start = Start::Rcpt, .input = "DATA now\r\n",
+       .replies = "501 5.5.4 Syntax: DATA\r\n", .rejected = {"syntax"}, .state = ServerState::Rcpt},
+      {.name = "control character in a command", .start = Start::Ehlo, .input = std::string("NOOP\0\r\n", 7),
+       .replies = "501 5.5.2 Syntax error: control character in command\r\n", .rejected = {"syntax"}},
       {.name = "DATA", .start = Start::Rcpt, .input = "DATA\r\n",
        .replies = "354 End data with <CR><LF>.<CR><LF>\r\n", .state = ServerState::Data},
       {.name = "a message", .start = Start::Rcpt, .input = "DATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\n",
@@ -897,6 +901,18 @@ TEST(ServerSession, TimerFollowsCompleteLines) {
   EXPECT_EQ(h->sent, "421 4.4.2 mail.example.org Error: timeout exceeded\r\n");
   EXPECT_EQ(h->rejected, (std::vector<std::string>{"timeout"}));
   EXPECT_TRUE(h->closed);
+}
+
+TEST(ServerSession, SkippedBdatLinesKeepTheTimerAlive) {
+  Row row{.name = "skipped bdat", .start = Start::Mail};
+  auto h = start(row);
+  h->feed("BDAT 100\r\n");
+  h->clear();
+  h->feed("some text without a newline");
+  EXPECT_TRUE(h->kinds.empty());
+  h->feed(" and then one\r\n");
+  EXPECT_EQ(h->kinds, (std::vector<std::string>{"ArmTimer"}));
+  EXPECT_EQ(h->s.state(), ServerState::Bdat);
 }
 
 TEST(ServerSession, AuthWaitHoldsPipelinedCommands) {
