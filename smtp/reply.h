@@ -4,8 +4,9 @@
 // incremental parser a client feeds raw bytes. The parser trusts nothing (as
 // Postfix's smtp_chat.c): the code must be three digits 2xx-5xx, every line of a
 // multi-line reply must carry the same code, an enhanced code is kept only when
-// its class matches the reply's first digit, and a line over kMaxReplyLine bytes
-// or a reply of more than kMaxReplyLines lines is a protocol error, not a crash.
+// its class matches the reply's first digit, and a line whose text is over
+// kMaxReplyLine bytes or a reply of more than kMaxReplyLines lines is a
+// protocol error, not a crash. Lines end in CRLF, or a bare LF; never a bare CR.
 
 #include <cstddef>
 #include <optional>
@@ -52,9 +53,11 @@ struct Reply {
 };
 
 // Builds a one- or multi-line reply: `text` may contain '\n' to separate lines.
-// enhanced is "x.y.z" or empty. A bad enhanced code is our bug (aborts).
+// enhanced is "x.y.z" or empty. A code outside 200..599, or a malformed
+// enhanced code or one of another class than the code, is our bug (aborts).
 Reply make_reply(int code, std::string_view enhanced, std::string_view text);
 
+// The longest text of one reply line (after the code and enhanced code).
 inline constexpr std::size_t kMaxReplyLine = 4096;   // RFC 5321 says 512; real servers send longer
 inline constexpr std::size_t kMaxReplyLines = 100;
 
@@ -73,7 +76,9 @@ class ReplyParser {
 
  private:
   std::string buffer_;
-  std::size_t pos_ = 0;
+  std::size_t pos_ = 0;             // start of the reply being assembled
+  std::size_t scan_ = 0;            // start of its first line not yet parsed (pos_ <= scan_)
+  Reply partial_;                   // the lines of that reply parsed so far
   std::optional<Error> failed_;
 };
 
