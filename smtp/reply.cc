@@ -195,6 +195,11 @@ std::optional<Result<Reply>> ReplyParser::next() {
     std::string_view line = buffer.substr(scan_, lf - scan_);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     scan_ = lf + 1;
+    // Checked first so that the error does not depend on how the bytes were
+    // split (the early check above may already have reported it).
+    if (line.size() > kMaxRawLine) {
+      return fail(protocol_error("reply line longer than " + std::to_string(kMaxReplyLine) + " bytes"));
+    }
 
     if (line.size() < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2]) ||
         (line.size() > 3 && line[3] != '-' && line[3] != ' ')) {

@@ -3,10 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
 namespace tern::smtp {
+
+// Failure messages show mailboxes as text (found by ADL;
+// static, so other test files may print these types their own way).
+static void PrintTo(const Mailbox& m, std::ostream* os) { *os << "{" << m.local << "|" << m.domain << "}"; }
+
 namespace {
 
 using namespace std::string_literals;

@@ -3,11 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tern::smtp {
+
+// Failure messages show replies in their wire form (found by ADL;
+// static, so other test files may print these types their own way).
+static void PrintTo(const Reply& r, std::ostream* os) { *os << r.encode(); }
+
 namespace {
 
 using namespace std::string_literals;
