@@ -255,7 +255,10 @@ void InboundSession::perform(smtp::ServerAction& action) {
         } else if constexpr (std::is_same_v<T, smtp::server::Enqueue>) {
           std::weak_ptr<Mailbox<LoopMsg>> box = thread_.mailbox;
           std::uint64_t id = id_;
-          Submission submission{std::move(a), client_, implicit_tls_};
+          Submission submission{std::move(a), client_, implicit_tls_, {}};
+          if (const TlsSession* tls = conn_.tls(); tls != nullptr && tls->handshake_done()) {
+            submission.tls_description = tls->version() + " with cipher " + tls->cipher();
+          }
           server.hooks.submit(std::move(submission), [box, id](Result<std::string> result) {
             if (auto mb = box.lock()) mb->post(EnqueueDone{id, std::move(result)});
           });
