@@ -8,8 +8,9 @@
 // are refused, since tern sendmail only submits.
 #include "relay/sendmail_args.h"
 
-#include <cstdint>
 #include <string_view>
+
+#include "relay/duration.h"
 
 namespace tern::relay {
 namespace {
@@ -168,42 +169,12 @@ Result<SendmailArgs> parse_sendmail_args(const std::vector<std::string>& args) {
 }
 
 Result<std::chrono::milliseconds> parse_sendmail_timeout(const std::string& text) {
-  using std::chrono::milliseconds;
-  struct Unit {
-    std::string_view name;
-    std::int64_t ms;
-  };
-  constexpr Unit kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
-  constexpr std::int64_t kMax = 24 * 3'600'000;
-  if (text.empty()) return Error::permanent("empty duration");
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::int64_t n = 0;
-    std::size_t digits = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-      n = n * 10 + (text[i] - '0');
-      if (n > kMax) return Error::permanent("duration too long: " + text + " (at most 24h)");
-      ++i;
-      ++digits;
-    }
-    if (digits == 0) return Error::permanent("bad duration \"" + text + "\": expected digits and a unit, e.g. 30s");
-    std::size_t unit_start = i;
-    while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
-    std::string_view unit = std::string_view(text).substr(unit_start, i - unit_start);
-    if (unit.empty()) {
-      return Error::permanent("bad duration \"" + text + "\": a number needs a unit (ms, s, m, h)");
-    }
-    const Unit* u = nullptr;
-    for (const Unit& candidate : kUnits) {
-      if (candidate.name == unit) u = &candidate;
-    }
-    if (u == nullptr) return Error::permanent("bad duration \"" + text + "\": unknown unit " + std::string(unit));
-    total += n * u->ms;
-    if (total > kMax) return Error::permanent("duration too long: " + text + " (at most 24h)");
-  }
-  if (total < 1) return Error::permanent("duration must be positive: " + text);
-  return milliseconds(total);
+  constexpr std::chrono::milliseconds kMax = std::chrono::hours(24);
+  auto d = parse_duration(text);
+  if (!d) return d.error();
+  if (d->count() < 1) return Error::permanent("\"" + text + "\" is not a usable timeout: it must be positive");
+  if (*d > kMax) return Error::permanent("\"" + text + "\" is not a usable timeout: at most 24h");
+  return *d;
 }
 
 const char* sendmail_usage() {

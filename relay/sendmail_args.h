@@ -45,8 +45,8 @@ struct SendmailArgs {
 // "option -f needs a value", "unsupported mode -bs: tern sendmail only submits mail".
 Result<SendmailArgs> parse_sendmail_args(const std::vector<std::string>& args);
 
-// "30s", "5m", "1h30m", "500ms": digits and a unit, repeated; from 1 ms to
-// one day. A bare number is an error (seconds or milliseconds? say which).
+// --timeout: the config's duration syntax (duration.h: "30s", "5m", "1h30m",
+// "500ms"; a bare number is ambiguous, so an error), from 1 ms to one day.
 Result<std::chrono::milliseconds> parse_sendmail_timeout(const std::string& text);
 
 // The usage text for --help and usage errors.

@@ -119,7 +119,7 @@ TEST(SendmailArgs, UsageErrors) {
       {{"--bogus"}, "unknown option --bogus"},
       {{"--tls=yes"}, "takes no value"},
       {{"--tls", "--starttls"}, "exclude each other"},
-      {{"--timeout", "30"}, "needs a unit"},
+      {{"--timeout", "30"}, "a unit is missing"},
       {{"--timeout", "5x"}, "unknown unit"},
   };
   for (const Bad& r : rows) {
@@ -137,8 +137,8 @@ TEST(SendmailArgs, Timeouts) {
   };
   const T rows[] = {
       {"30s", 30'000}, {"500ms", 500}, {"5m", 300'000}, {"1h", 3'600'000}, {"1m30s", 90'000},
-      {"24h", 86'400'000}, {"25h", std::nullopt}, {"0s", std::nullopt}, {"", std::nullopt},
-      {"s", std::nullopt}, {"10", std::nullopt}, {"1d", std::nullopt}, {"-1s", std::nullopt},
+      {"24h", 86'400'000}, {"1d", 86'400'000}, {"25h", std::nullopt}, {"0s", std::nullopt},
+      {"", std::nullopt}, {"s", std::nullopt}, {"10", std::nullopt}, {"-1s", std::nullopt}, {"1.5s", std::nullopt},
       {"99999999999999999999s", std::nullopt},
   };
   for (const T& r : rows) {
