@@ -2,9 +2,8 @@
 // What `tern sendmail` does to a message before submitting it: finds the
 // header section, reads recipients from To:/Cc:/Bcc: (for -t; Resent-* fields
 // are not looked at), removes every Bcc: field with its continuation lines,
-// and adds "From: [NAME ]<sender>" when there is no From:. It parses RFC 5322
-// address lists (display names, quoted strings with commas, comments, groups,
-// folded lines, obsolete empty elements). It adds no Date: or Message-ID:
+// and adds "From: [NAME ]<sender>" when there is no From: (address lists are
+// parsed by address_list.h, after unfolding). It adds no Date: or Message-ID:
 // (the relay does) and rewrites nothing else. A bad address is an Error naming
 // it (EX_DATAERR); nothing here throws. Input has CRLF line ends (MessageReader).
 
@@ -13,21 +12,11 @@
 #include <string_view>
 #include <vector>
 
+#include "relay/address_list.h"
 #include "smtp/address.h"
 #include "smtp/result.h"
 
 namespace tern::relay {
-
-// Parses an RFC 5322 address-list (a header field's unfolded value, or one
-// command-line argument, which may hold several addresses). A bare local part
-// without "@" ("root", as cron writes it) is qualified with default_domain,
-// as Postfix does with myorigin. Empty elements are skipped; group names and
-// display names are dropped. Errors: "invalid address \"foo bar\": ...".
-Result<std::vector<smtp::Mailbox>> parse_address_list(std::string_view text, std::string_view default_domain);
-
-// The -f argument: "" or "<>" is the null sender; "<a@b>" and "a@b" a
-// mailbox; a bare local part gets default_domain.
-Result<smtp::Path> parse_sender(std::string_view text, std::string_view default_domain);
 
 // The header line to add when the message has no From: "From: NAME <addr>\r\n",
 // or "From: <addr>\r\n" without a name. The name becomes an atom phrase, a

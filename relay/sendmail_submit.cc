@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "relay/connection.h"
+#include "relay/smtp_transcript.h"
 #include "relay/tls.h"
 #include "smtp/client_session.h"
-#include "smtp/encoding.h"
 
 namespace tern::relay {
 namespace {
@@ -28,16 +28,6 @@ using Kind = SubmitOutcome::Kind;
 std::string seconds_text(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
   return std::to_string(d.count()) + "ms";
-}
-
-bool starts_with_icase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i];
-    if (a >= 'a' && a <= 'z') a = static_cast<char>(a - 'a' + 'A');
-    if (a != prefix[i]) return false;
-  }
-  return true;
 }
 
 class Submission final : public Connection::Handler {
@@ -51,16 +41,7 @@ class Submission final : public Connection::Handler {
         body_(std::move(body)),
         addresses_(std::move(addresses)),
         tls_(std::move(tls)) {
-    if (req_.user) {
-      std::string credentials;
-      credentials += '\0';
-      credentials += *req_.user;
-      credentials += '\0';
-      credentials += req_.password;
-      secrets_ = {smtp::base64_encode(credentials), smtp::base64_encode(req_.password),
-                  smtp::base64_encode(*req_.user)};
-      if (!req_.password.empty()) secrets_.push_back(req_.password);
-    }
+    if (req_.transcript != nullptr) transcript_.emplace(*req_.transcript, req_.user, req_.password);
   }
 
   void start() { try_next_address(); }
@@ -92,10 +73,10 @@ class Submission final : public Connection::Handler {
   void start_session();
   void pump();
   void fail(Kind kind, std::string error);
-  void note(std::string_view line);
-  void trace_received(std::string_view bytes);
+  void note(std::string_view line) {
+    if (transcript_) transcript_->note(line);
+  }
   void trace_sent(std::string_view bytes);
-  std::string redacted(std::string line) const;
   std::string peer() const;
 
   uv_loop_t* loop_;
@@ -116,9 +97,7 @@ class Submission final : public Connection::Handler {
   smtp::ClientState stage_ = smtp::ClientState::Banner;       // before the event being handled
   smtp::ClientState finished_stage_ = smtp::ClientState::Banner;
   std::optional<SubmitOutcome> failure_;                      // a decisive failure outside the session
-  std::vector<std::string> secrets_;
-  std::string received_partial_;
-  bool body_traced_ = false;
+  std::optional<SmtpTranscript> transcript_;   // -v
 };
 
 std::string Submission::peer() const {
@@ -127,57 +106,12 @@ std::string Submission::peer() const {
   return host + ":" + std::to_string(req_.port);
 }
 
-void Submission::note(std::string_view line) {
-  if (req_.transcript != nullptr) *req_.transcript << "*** " << line << "\n";
-}
-
-std::string Submission::redacted(std::string line) const {
-  for (const std::string& secret : secrets_) {
-    if (secret.empty()) continue;
-    for (std::size_t at = line.find(secret); at != std::string::npos; at = line.find(secret, at + 1)) {
-      line.replace(at, secret.size(), "*****");
-    }
-  }
-  return line;
-}
-
-void Submission::trace_received(std::string_view bytes) {
-  if (req_.transcript == nullptr) return;
-  received_partial_.append(bytes);
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = received_partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
-    std::string line = received_partial_.substr(start, nl - start);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    *req_.transcript << "<<< " << redacted(std::move(line)) << "\n";
-  }
-  received_partial_.erase(0, start);
-  if (received_partial_.size() > 4096) received_partial_.clear();  // a line that never ends: show nothing more
-}
-
 void Submission::trace_sent(std::string_view bytes) {
-  if (req_.transcript == nullptr) return;
-  if (client_ && client_->state() == smtp::ClientState::Dot) {  // the body: its size, not its text
-    if (!body_traced_) *req_.transcript << ">>> (message: " << body_->size() << " bytes, then \".\")\n";
-    body_traced_ = true;
-    return;
-  }
-  const bool auth = client_ && client_->state() == smtp::ClientState::Auth;
-  std::size_t start = 0;
-  while (start < bytes.size()) {
-    std::size_t end = bytes.find("\r\n", start);
-    if (end == std::string_view::npos) end = bytes.size();
-    std::string line(bytes.substr(start, end - start));
-    if (auth) {
-      // "AUTH PLAIN <secret>" keeps its mechanism; answers to 334 are all secret.
-      if (starts_with_icase(line, "AUTH ")) {
-        std::size_t mech_end = line.find(' ', 5);
-        if (mech_end != std::string::npos) line = line.substr(0, mech_end) + " *****";
-      } else {
-        line = "*****";
-      }
-    }
-    *req_.transcript << ">>> " << redacted(std::move(line)) << "\n";
-    start = end + 2;
+  if (!transcript_ || !client_) return;
+  if (client_->state() == smtp::ClientState::Dot) {
+    transcript_->body(body_->size());
+  } else {
+    transcript_->sent(bytes, client_->state() == smtp::ClientState::Auth);
   }
 }
 
@@ -248,7 +182,7 @@ void Submission::start_session() {
 }
 
 void Submission::on_plaintext(std::string_view bytes) {
-  trace_received(bytes);
+  if (transcript_) transcript_->received(bytes);
   if (!client_) return;
   stage_ = client_->state();
   client_->receive(bytes);
