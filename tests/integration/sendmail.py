@@ -98,6 +98,32 @@ def test_f_and_command_line_recipients(workdir):
     check(b"From: <sender@src.test>\r\n" in m["data"], f"From: not added: {m['data']!r}")
 
 
+def test_null_sender_and_argv0(workdir):
+    sink = Sink().start()
+    # Invoked as "sendmail" (the image links /usr/sbin/sendmail to tern), -f "<>".
+    link = os.path.join(workdir, "sendmail")
+    os.symlink(TERN_BIN, link)
+    config = os.path.join(workdir, "tern.toml")
+    write_toml(config, {"hostname": HOSTNAME})
+    res = subprocess.run([link, "--config", config, "-f", "<>", *server(sink), "b@example.test"],
+                         input=b"Subject: bounce\n\nx\n", capture_output=True,
+                         env=clean_env({"LOGNAME": "daemon"}), timeout=60)
+    expect_rc(res, 0, "argv[0] sendmail with -f <>")
+    m = sink.wait_for(1)[0]
+    check(m["mail_from"] in ("", "<>"), f"null sender expected: {m['mail_from']!r}")
+    check(f"From: <daemon@{HOSTNAME}>\r\n".encode() in m["data"], f"From: must name the user: {m['data']!r}")
+
+
+def test_utf8_address_and_8bit_body(workdir):
+    sink = Sink().start()
+    res = sendmail(workdir, ["-f", "a@src.test", *server(sink), "j\u00f6rg@example.test"],
+                   "Subject: caf\u00e9\n\nd\u00e9j\u00e0 vu\n".encode())
+    expect_rc(res, 0, "UTF-8 recipient")
+    m = sink.wait_for(1)[0]
+    check(m["rcpt_tos"] == ["j\u00f6rg@example.test"], f"rcpt_tos {m['rcpt_tos']!r}")
+    check("d\u00e9j\u00e0 vu\r\n".encode() in m["data"], f"8-bit body changed: {m['data']!r}")
+
+
 def test_default_sender_from_logname(workdir):
     sink = Sink().start()
     res = sendmail(workdir, ["-F", "Cron Daemon", *server(sink), "root"], "Subject: cron\n\nout\n",
@@ -274,6 +300,8 @@ if __name__ == "__main__":
         test_plain_t_strips_bcc,
         test_dot_ends_input_without_i,
         test_f_and_command_line_recipients,
+        test_null_sender_and_argv0,
+        test_utf8_address_and_8bit_body,
         test_default_sender_from_logname,
         test_starttls_verified_with_cafile,
         test_starttls_unverified_is_refused,
