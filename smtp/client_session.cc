@@ -1,8 +1,11 @@
-// The client conversation as two halves (OpenSMTPD mta_session.c): the
-// functions named enter_*/start_*/send_* emit the command that belongs to a
-// state, the on_* functions read the reply to it and pick the next state.
-// Failure policy here is only "what did this reply decide, and for whom";
-// what to do next (next MX, defer, bounce) is relay/failure_policy's job.
+// ClientSession's core: events in (bytes, EOF, timer), actions out, the reply
+// dispatch, and the bookkeeping of who was decided by what. The conversation
+// itself is two halves (OpenSMTPD mta_session.c): functions named enter_*/
+// start_*/send_* emit the command that belongs to a state, on_* functions
+// read the reply to it and pick the next state; client_handshake.cc has those
+// up to AUTH, client_transaction.cc those from MAIL on. Failure policy here is
+// only "what did this reply decide, and for whom"; what follows (next MX,
+// defer, bounce) is relay/failure_policy's job.
 #include "smtp/client_session.h"
 
 #include <cstdlib>
@@ -16,14 +19,6 @@ namespace tern::smtp {
 namespace {
 
 using Status = RecipientResult::Status;
-
-// 5xx decides for good; anything else that is not a success (4xx, and the
-// nonsense of a 3xx where none belongs) is worth another try.
-Status failure_status(const Reply& reply) {
-  return reply.code >= 500 ? Status::Permanent : Status::Transient;
-}
-
-bool is_2xx(const Reply& reply) { return reply.code >= 200 && reply.code < 300; }
 
 }  // namespace
 
@@ -48,6 +43,21 @@ std::string_view describe(ClientState state) {
 
 ClientSession::ClientSession(ClientPolicy policy) : policy_(std::move(policy)) {
   tls_active_ = policy_.tls_active;
+  if (policy_.auth_user) {
+    std::string credentials;
+    credentials += '\0';
+    credentials += *policy_.auth_user;
+    credentials += '\0';
+    credentials += policy_.auth_password;
+    plain_response_ = base64_encode(credentials);
+    // Longest first: the PLAIN response contains base64(password) when the
+    // user name's length lines up, and must be masked whole.
+    secrets_ = {plain_response_};
+    if (!policy_.auth_password.empty()) {
+      secrets_.push_back(base64_encode(policy_.auth_password));
+      secrets_.push_back(policy_.auth_password);
+    }
+  }
   arm();
 }
 
@@ -130,16 +140,19 @@ std::string ClientSession::said(const Reply& reply, std::string_view in_reply_to
 }
 
 // A server may quote what it could not decode ("535 cannot decode
-// AGJvYgBz..."): that must not reach logs or the queue's history.
-void ClientSession::redact(Reply& reply) const {
-  for (std::string& line : reply.lines) {
-    for (const std::string& secret : secrets_) {
-      if (secret.empty()) continue;
-      for (std::size_t at = line.find(secret); at != std::string::npos; at = line.find(secret, at + 1)) {
-        line.replace(at, secret.size(), "*");
-      }
+// AGJvYgBz...", or a protocol error's excerpt of it): the password, plain or
+// encoded, must not reach logs or the queue's history.
+void ClientSession::mask(std::string& text) const {
+  for (const std::string& secret : secrets_) {
+    if (secret.empty()) continue;
+    for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 1)) {
+      text.replace(at, secret.size(), "*");
     }
   }
+}
+
+void ClientSession::redact(Reply& reply) const {
+  for (std::string& line : reply.lines) mask(line);
 }
 
 // ---------------------------------------------------------------------------
@@ -219,30 +232,6 @@ void ClientSession::receive_eof() {
                Ending::Close);
 }
 
-void ClientSession::tls_ready() {
-  if (state_ != ClientState::StartTls || !handshaking_) return;  // not asked for: ignore
-  handshaking_ = false;
-  tls_active_ = true;
-  parser_.clear();
-  // RFC 3207 §4.2: forget everything learnt in plaintext and ask again.
-  caps_ = Capabilities{};
-  state_ = ClientState::Ehlo;
-  send(encode(make_ehlo(policy_.helo_name)));
-  arm();
-}
-
-void ClientSession::tls_failed(std::string_view why) {
-  if (state_ != ClientState::StartTls || !handshaking_) return;
-  handshaking_ = false;
-  // Half a handshake leaves the stream unusable either way: no QUIT.
-  std::string what = "STARTTLS failed: handshake with " + std::string(peer()) + ": " + std::string(why);
-  if (policy_.tls == ClientTls::Required) {
-    site_failure({Status::Transient, std::nullopt, "TLS is required, but " + what}, Ending::Close);
-  } else {
-    site_failure({Status::Transient, std::nullopt, what, true}, Ending::Close);
-  }
-}
-
 void ClientSession::timer_fired() {
   switch (state_) {
     case ClientState::Idle:
@@ -266,7 +255,7 @@ void ClientSession::timer_fired() {
 // Replies
 
 void ClientSession::handle_reply(Reply reply) {
-  if (state_ == ClientState::Auth) redact(reply);
+  redact(reply);
   if (state_ == ClientState::Quit) {
     state_ = ClientState::Done;
     push(client::Close{});
@@ -300,167 +289,6 @@ void ClientSession::handle_reply(Reply reply) {
   }
 }
 
-void ClientSession::on_greeting(const Reply& reply) {
-  if (is_2xx(reply)) {
-    state_ = ClientState::Ehlo;
-    send(encode(make_ehlo(policy_.helo_name)));
-    arm();
-    return;
-  }
-  // "554 no SMTP service here" and friends speak for the whole site: 5xx is
-  // permanent for every recipient, 4xx is a later try.
-  site_failure({failure_status(reply), reply, std::string(peer()) + " refused to talk to me: " + reply.summary()},
-               Ending::Quit);
-}
-
-void ClientSession::on_ehlo(const Reply& reply) {
-  if (is_2xx(reply)) {
-    caps_ = parse_capabilities(reply);
-    after_hello();
-    return;
-  }
-  if (reply.code >= 500) {  // 500/502: no ESMTP here; RFC 5321 §3.2 says try HELO
-    caps_ = Capabilities{};
-    state_ = ClientState::Helo;
-    send(encode(make_helo(policy_.helo_name)));
-    arm();
-    return;
-  }
-  site_failure({Status::Transient, reply, said(reply, in_reply_to())}, Ending::Quit);
-}
-
-void ClientSession::on_helo(const Reply& reply) {
-  if (is_2xx(reply)) {
-    caps_ = Capabilities{};
-    after_hello();
-    return;
-  }
-  site_failure({failure_status(reply), reply, said(reply, in_reply_to())}, Ending::Quit);
-}
-
-void ClientSession::after_hello() {
-  if (!tls_active_ && policy_.tls != ClientTls::None && !starttls_refused_) {
-    if (caps_.starttls) {
-      state_ = ClientState::StartTls;
-      send(encode(make_simple(Verb::StartTls)));
-      arm();
-      return;
-    }
-    if (policy_.tls == ClientTls::Required) {
-      site_failure({Status::Transient, std::nullopt, "TLS is required, but was not offered by " + std::string(peer())},
-                   Ending::Quit);
-      return;
-    }
-  }
-  if (policy_.auth_user) {
-    start_auth();
-    return;
-  }
-  enter_idle();
-}
-
-void ClientSession::on_starttls(const Reply& reply) {
-  if (is_2xx(reply)) {
-    // CVE-2011-0411: anything after the 220 came in plaintext; it must not be
-    // read as if it had come over TLS. The transport drops its own buffer too.
-    parser_.clear();
-    handshaking_ = true;
-    push(client::StartTls{});
-    arm();  // the handshake gets the same time as a reply
-    return;
-  }
-  if (policy_.tls == ClientTls::Required) {
-    site_failure({Status::Transient, reply, "TLS is required, but STARTTLS failed: " + said(reply, in_reply_to())},
-                 Ending::Quit);
-    return;
-  }
-  // Opportunistic: a refused STARTTLS leaves the session as it was after EHLO
-  // (RFC 3207 §4), so go on in plaintext without another EHLO.
-  starttls_refused_ = true;
-  after_hello();
-}
-
-void ClientSession::start_auth() {
-  const auto& mechs = caps_.auth_mechanisms;
-  auto offered = [&](std::string_view m) {
-    for (const auto& x : mechs) {
-      if (x == m) return true;
-    }
-    return false;
-  };
-  const std::string& user = *policy_.auth_user;
-  const std::string& password = policy_.auth_password;
-  std::string credentials;
-  credentials += '\0';
-  credentials += user;
-  credentials += '\0';
-  credentials += password;
-  plain_response_ = base64_encode(credentials);
-  // Longest first: the PLAIN response contains base64(password) when the
-  // user name's length lines up, and must be masked whole.
-  secrets_ = {plain_response_, base64_encode(password), password};
-  if (password.empty()) secrets_ = {plain_response_};
-  if (offered("PLAIN")) {
-    auth_mech_ = AuthMech::Plain;
-    auth_step_ = 0;
-    state_ = ClientState::Auth;
-    send(encode(make_auth("PLAIN", plain_response_)));
-    arm();
-    return;
-  }
-  if (offered("LOGIN")) {
-    auth_mech_ = AuthMech::Login;
-    auth_step_ = 0;
-    state_ = ClientState::Auth;
-    send(encode(make_auth("LOGIN", std::nullopt)));
-    arm();
-    return;
-  }
-  std::string list;
-  for (const auto& m : mechs) {
-    if (!list.empty()) list += ' ';
-    list += m;
-  }
-  if (list.empty()) list = "none";
-  // Transient: the fix is on our side (config) or theirs, never the sender's.
-  site_failure({Status::Transient, std::nullopt,
-                "authentication is required but " + std::string(peer()) +
-                    " offers no usable mechanism (offered: " + list + ")"},
-               Ending::Quit);
-}
-
-void ClientSession::on_auth(const Reply& reply) {
-  const std::string_view command = in_reply_to();
-  if (is_2xx(reply)) {
-    enter_idle();
-    return;
-  }
-  if (reply.code == 334) {
-    // PLAIN: a server that ignored the initial response asks for it again.
-    // LOGIN: the first 334 asks for the user name, the second the password.
-    std::string answer;
-    if (auth_mech_ == AuthMech::Plain && auth_step_ == 0) {
-      answer = plain_response_;
-    } else if (auth_mech_ == AuthMech::Login && auth_step_ == 0) {
-      answer = base64_encode(*policy_.auth_user);
-    } else if (auth_mech_ == AuthMech::Login && auth_step_ == 1) {
-      answer = base64_encode(policy_.auth_password);
-    } else {
-      // Out of answers: the exchange is out of step, and a QUIT now would be
-      // read as one more AUTH line.
-      site_failure({Status::Transient, reply, "authentication failed: " + said(reply, command)}, Ending::Close);
-      return;
-    }
-    ++auth_step_;
-    send(answer + "\r\n");
-    arm();
-    return;
-  }
-  // 535 and other 5xx stay transient: bad credentials are our configuration,
-  // and bouncing the mail would punish the sender for it.
-  site_failure({Status::Transient, reply, "authentication failed: " + said(reply, command)}, Ending::Quit);
-}
-
 void ClientSession::enter_idle() {
   state_ = ClientState::Idle;
   if (msg_) {
@@ -486,6 +314,7 @@ void ClientSession::decide(std::size_t i, Status status, const std::optional<Rep
   RecipientResult& r = msg_->results[i];
   r.status = status;
   r.reply = reply;
+  mask(detail);
   r.detail = std::move(detail);
 }
 

@@ -202,6 +202,7 @@ class ClientSession {
   std::string_view peer() const;
   std::string_view in_reply_to() const;
   std::string said(const Reply& reply, std::string_view in_reply_to) const;
+  void mask(std::string& text) const;
   void redact(Reply& reply) const;
 
   void handle_reply(Reply reply);

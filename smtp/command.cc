@@ -2,9 +2,7 @@
 // the grammar is unambiguous (verbs, "MAIL FROM:", parameter values), lenient
 // only where real clients are known to stray: a space after "FROM:"/"TO:",
 // several spaces between parameters, trailing spaces, junk EHLO names.
-// Parameters are decoded here (xtext) and checked for what later layers must
-// be able to trust: a decoded ENVID or ORCPT never carries a CR or LF, so it
-// cannot smuggle a header line into a DSN.
+// ESMTP parameters are command_params.cc's job.
 #include "smtp/command.h"
 
 #include <array>
@@ -12,13 +10,12 @@
 #include <utility>
 #include <vector>
 
-#include "smtp/encoding.h"
+#include "smtp/command_params.h"
 
 namespace tern::smtp {
 namespace {
 
 constexpr std::size_t kMaxHeloArgument = 255;
-constexpr std::size_t kMaxEnvid = 100;  // RFC 3461 §4.4
 constexpr std::size_t kMaxSaslMechanism = 20;  // RFC 4422 §3.1
 
 struct VerbEntry {
@@ -33,10 +30,16 @@ constexpr std::array<VerbEntry, 14> kVerbs{{
 }};
 
 char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_control(char c) { return static_cast<unsigned char>(c) < 32 || c == 127; }
+
+bool has_control(std::string_view s) {
+  for (char c : s) {
+    if (is_control(c)) return true;
+  }
+  return false;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -72,19 +75,6 @@ std::vector<std::string_view> words(std::string_view s, std::size_t max) {
     s = end == std::string_view::npos ? std::string_view{} : skip_spaces(s.substr(end));
   }
   return out;
-}
-
-// 1*DIGIT that fits in 64 bits (at most `max_digits` of them).
-std::optional<std::uint64_t> parse_number(std::string_view s, std::size_t max_digits) {
-  if (s.empty() || s.size() > max_digits) return std::nullopt;
-  std::uint64_t value = 0;
-  for (char c : s) {
-    if (!is_digit(c)) return std::nullopt;
-    auto digit = static_cast<std::uint64_t>(c - '0');
-    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
-    value = value * 10 + digit;
-  }
-  return value;
 }
 
 Reply syntax(std::string_view usage) { return make_reply(501, "5.5.4", "Syntax: " + std::string(usage)); }
@@ -134,148 +124,6 @@ PathSplit split_path(std::string_view rest, std::string_view keyword, PathAndPar
   return PathSplit::Ok;
 }
 
-struct Param {
-  std::string_view keyword;
-  std::optional<std::string_view> value;
-};
-
-// esmtp-param = esmtp-keyword ["=" esmtp-value] (RFC 5321 §4.1.2).
-bool split_param(std::string_view token, Param& out) {
-  std::size_t eq = token.find('=');
-  out.keyword = token.substr(0, eq);
-  if (out.keyword.empty() || !is_alnum(out.keyword[0])) return false;
-  for (char c : out.keyword) {
-    if (!is_alnum(c) && c != '-') return false;
-  }
-  out.value.reset();
-  if (eq == std::string_view::npos) return true;
-  std::string_view value = token.substr(eq + 1);
-  if (value.empty()) return false;
-  for (char c : value) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 33 || u > 126 || c == '=') return false;
-  }
-  out.value = value;
-  return true;
-}
-
-bool has_control(std::string_view s) {
-  for (char c : s) {
-    if (is_control(c)) return true;
-  }
-  return false;
-}
-
-Reply bad_param(std::string_view name) { return make_reply(501, "5.5.4", "Bad " + std::string(name) + " parameter"); }
-Reply unsupported(std::string_view keyword) {
-  return make_reply(555, "5.5.4", "Unsupported option: " + std::string(keyword));
-}
-Reply duplicate(std::string_view name) {
-  return make_reply(501, "5.5.4", "Duplicate " + std::string(name) + " parameter");
-}
-
-// The parameters a keyword may name, to catch duplicates.
-enum ParamBit : unsigned {
-  kSize = 1, kBody = 2, kSmtpUtf8 = 4, kRet = 8, kEnvid = 16, kAuth = 32, kNotify = 64, kOrcpt = 128,
-};
-
-// Applies one MAIL parameter; a Reply on refusal.
-std::optional<Reply> mail_param(const Param& p, MailParams& mail, unsigned& seen) {
-  auto once = [&seen](ParamBit bit) {
-    bool dup = (seen & bit) != 0;
-    seen |= bit;
-    return !dup;
-  };
-  if (iequals(p.keyword, "SIZE")) {
-    if (!once(kSize)) return duplicate("SIZE");
-    auto n = p.value ? parse_number(*p.value, 20) : std::nullopt;
-    if (!n) return bad_param("SIZE");
-    mail.size = *n;
-  } else if (iequals(p.keyword, "BODY")) {
-    if (!once(kBody)) return duplicate("BODY");
-    if (!p.value) return bad_param("BODY");
-    if (iequals(*p.value, "7BIT")) mail.body = BodyType::SevenBit;
-    else if (iequals(*p.value, "8BITMIME")) mail.body = BodyType::EightBitMime;
-    else if (iequals(*p.value, "BINARYMIME")) mail.body = BodyType::BinaryMime;
-    else return bad_param("BODY");
-  } else if (iequals(p.keyword, "SMTPUTF8")) {
-    if (!once(kSmtpUtf8)) return duplicate("SMTPUTF8");
-    if (p.value) return bad_param("SMTPUTF8");
-    mail.smtputf8 = true;
-  } else if (iequals(p.keyword, "RET")) {
-    if (!once(kRet)) return duplicate("RET");
-    if (!p.value) return bad_param("RET");
-    if (iequals(*p.value, "FULL")) mail.ret = DsnRet::Full;
-    else if (iequals(*p.value, "HDRS")) mail.ret = DsnRet::Hdrs;
-    else return bad_param("RET");
-  } else if (iequals(p.keyword, "ENVID")) {
-    if (!once(kEnvid)) return duplicate("ENVID");
-    if (!p.value || p.value->size() > kMaxEnvid) return bad_param("ENVID");
-    auto decoded = xtext_decode(*p.value);
-    // RFC 3461 §4.4: printable US-ASCII before encoding.
-    if (!decoded) return bad_param("ENVID");
-    for (char c : *decoded) {
-      auto u = static_cast<unsigned char>(c);
-      if (u < 32 || u > 126) return bad_param("ENVID");
-    }
-    mail.envid = std::move(*decoded);
-  } else if (iequals(p.keyword, "AUTH")) {
-    if (!once(kAuth)) return duplicate("AUTH");
-    auto decoded = p.value ? xtext_decode(*p.value) : std::nullopt;
-    if (!decoded || decoded->empty() || has_control(*decoded)) return bad_param("AUTH");
-    mail.auth = std::move(*decoded);
-  } else {
-    return unsupported(p.keyword);
-  }
-  return std::nullopt;
-}
-
-std::optional<Reply> rcpt_param(const Param& p, RcptParams& rcpt, unsigned& seen) {
-  if (iequals(p.keyword, "NOTIFY")) {
-    if (seen & kNotify) return duplicate("NOTIFY");
-    seen |= kNotify;
-    if (!p.value) return bad_param("NOTIFY");
-    std::string_view list = *p.value;
-    while (true) {
-      std::size_t comma = list.find(',');
-      std::string_view item = list.substr(0, comma);
-      bool* flag = iequals(item, "NEVER")     ? &rcpt.notify_never
-                   : iequals(item, "SUCCESS") ? &rcpt.notify_success
-                   : iequals(item, "FAILURE") ? &rcpt.notify_failure
-                   : iequals(item, "DELAY")   ? &rcpt.notify_delay
-                                              : nullptr;
-      if (flag == nullptr || *flag) return bad_param("NOTIFY");  // unknown, empty or repeated
-      *flag = true;
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
-    // RFC 3461 §4.1: NEVER stands alone.
-    if (rcpt.notify_never && (rcpt.notify_success || rcpt.notify_failure || rcpt.notify_delay)) {
-      return bad_param("NOTIFY");
-    }
-  } else if (iequals(p.keyword, "ORCPT")) {
-    if (seen & kOrcpt) return duplicate("ORCPT");
-    seen |= kOrcpt;
-    if (!p.value) return bad_param("ORCPT");
-    std::size_t semi = p.value->find(';');
-    if (semi == 0 || semi == std::string_view::npos) return bad_param("ORCPT");
-    std::string_view type = p.value->substr(0, semi);
-    for (char c : type) {  // addr-type = atom
-      if (!is_alnum(c) && std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) == std::string_view::npos) {
-        return bad_param("ORCPT");
-      }
-    }
-    auto address = xtext_decode(p.value->substr(semi + 1));
-    if (!address || address->empty() || has_control(*address)) return bad_param("ORCPT");
-    std::string orcpt;
-    for (char c : type) orcpt += lower(c);
-    rcpt.orcpt = orcpt + ";" + *address;
-  } else {
-    return unsupported(p.keyword);
-  }
-  return std::nullopt;
-}
-
 std::variant<Command, Reply> parse_mail(std::string_view rest) {
   PathAndParams parts;
   switch (split_path(rest, "FROM:", parts)) {
@@ -285,11 +133,9 @@ std::variant<Command, Reply> parse_mail(std::string_view rest) {
   }
   Command c;
   c.verb = Verb::Mail;
-  unsigned seen = 0;
+  ParamsSeen seen = 0;
   for (std::string_view token : words(parts.params, SIZE_MAX - 1)) {
-    Param p;
-    if (!split_param(token, p)) return make_reply(501, "5.5.4", "Syntax error in parameters");
-    if (auto refusal = mail_param(p, c.mail, seen)) return *refusal;
+    if (auto refusal = parse_mail_param(token, c.mail, seen)) return *refusal;
   }
   // The command's own SMTPUTF8 decides whether its sender may be UTF-8.
   auto path = parse_path(parts.path, AddressSyntax{.allow_utf8 = c.mail.smtputf8, .allow_null = true});
@@ -307,11 +153,9 @@ std::variant<Command, Reply> parse_rcpt(std::string_view rest, const CommandSynt
   }
   Command c;
   c.verb = Verb::Rcpt;
-  unsigned seen = 0;
+  ParamsSeen seen = 0;
   for (std::string_view token : words(parts.params, SIZE_MAX - 1)) {
-    Param p;
-    if (!split_param(token, p)) return make_reply(501, "5.5.4", "Syntax error in parameters");
-    if (auto refusal = rcpt_param(p, c.rcpt, seen)) return *refusal;
+    if (auto refusal = parse_rcpt_param(token, c.rcpt, seen)) return *refusal;
   }
   auto path = parse_path(parts.path,
                          AddressSyntax{.allow_utf8 = cs.utf8_in_transaction, .allow_postmaster = true});
@@ -394,7 +238,7 @@ std::variant<Command, Reply> parse_command(std::string_view line, const CommandS
     case Verb::Bdat: {
       auto w = words(args, 2);
       std::optional<std::uint64_t> size;
-      if (!w.empty()) size = parse_number(w[0], SIZE_MAX);
+      if (!w.empty()) size = parse_decimal(w[0], SIZE_MAX);
       if (w.empty() || w.size() > 2 || !size || (w.size() == 2 && !iequals(w[1], "LAST"))) {
         return syntax("BDAT chunk-size [LAST]");
       }
@@ -418,41 +262,12 @@ std::variant<Command, Reply> parse_command(std::string_view line, const CommandS
 std::string encode(const Command& c) {
   std::string out(verb_name(c.verb));
   switch (c.verb) {
-    case Verb::Mail: {
-      out += " FROM:" + c.path.str();
-      const MailParams& m = c.mail;
-      if (m.size) out += " SIZE=" + std::to_string(*m.size);
-      if (m.body == BodyType::SevenBit) out += " BODY=7BIT";
-      if (m.body == BodyType::EightBitMime) out += " BODY=8BITMIME";
-      if (m.body == BodyType::BinaryMime) out += " BODY=BINARYMIME";
-      if (m.smtputf8) out += " SMTPUTF8";
-      if (m.ret == DsnRet::Full) out += " RET=FULL";
-      if (m.ret == DsnRet::Hdrs) out += " RET=HDRS";
-      if (m.envid) out += " ENVID=" + xtext_encode(*m.envid);
-      if (m.auth) out += " AUTH=" + xtext_encode(*m.auth);
+    case Verb::Mail:
+      out += " FROM:" + c.path.str() + encode_params(c.mail);
       break;
-    }
-    case Verb::Rcpt: {
-      out += " TO:" + c.path.str();
-      const RcptParams& r = c.rcpt;
-      if (r.notify_never) {
-        out += " NOTIFY=NEVER";
-      } else if (r.notify_given()) {
-        std::string list;
-        if (r.notify_success) list += ",SUCCESS";
-        if (r.notify_failure) list += ",FAILURE";
-        if (r.notify_delay) list += ",DELAY";
-        out += " NOTIFY=" + list.substr(1);
-      }
-      if (r.orcpt) {
-        // Stored as "type;address"; a bare address is taken to be rfc822.
-        std::size_t semi = r.orcpt->find(';');
-        std::string type = semi == std::string::npos ? "rfc822" : r.orcpt->substr(0, semi);
-        std::string address = semi == std::string::npos ? *r.orcpt : r.orcpt->substr(semi + 1);
-        out += " ORCPT=" + type + ";" + xtext_encode(address);
-      }
+    case Verb::Rcpt:
+      out += " TO:" + c.path.str() + encode_params(c.rcpt);
       break;
-    }
     case Verb::Bdat:
       out += " " + std::to_string(c.chunk_size);
       if (c.last_chunk) out += " LAST";

@@ -4,10 +4,12 @@
 // message is committed) and performs the actions it returns (send these bytes,
 // start TLS, check this password, enqueue this message, close). It enforces the
 // order of commands, the EHLO capability list, pipelining in order, RSET,
-// RFC 3207's reset after STARTTLS, RFC 5321 line limits and DATA end detection
-// on CRLF.CRLF only with dot-unstuffing. A bare CR or LF in a command or in
-// message data ends the session with a 5xx (SMTP smuggling never gets a
-// foothold). Peer input never throws: everything becomes a reply.
+// RFC 3207's reset after STARTTLS, RFC 5321 line limits, DATA end detection
+// on CRLF.CRLF only with dot-unstuffing, and BDAT (RFC 3030). A bare CR or LF
+// in a command or in message data ends the session with a 5xx (SMTP smuggling
+// never gets a foothold); a NUL in message text refuses the message (550).
+// Peer input never throws: everything becomes a reply. Unparsed input is
+// bounded (one line limit; kMaxPendingInput while an answer is pending).
 //
 // Usage (the relay's pump):
 //   ServerSession s(policy, facts);          // queues the 220 greeting
@@ -26,7 +28,10 @@
 #include <string_view>
 #include <variant>
 
+#include "smtp/command.h"
+#include "smtp/data_reader.h"
 #include "smtp/envelope.h"
+#include "smtp/line_reader.h"
 #include "smtp/result.h"
 
 namespace tern::smtp {
@@ -133,18 +138,97 @@ class ServerSession {
   bool authenticated() const { return !auth_user_.empty(); }
   const std::string& auth_user() const { return auth_user_; }
   bool tls_active() const { return tls_active_; }
+  // False while the session parses nothing (an answer is pending, or it is
+  // closing): the relay may stop reading until it turns true again. Bytes given
+  // meanwhile are kept, up to kMaxPendingInput; a client that pipelines more
+  // than that without waiting gets 421 4.7.0 once the answer is out.
+  bool wants_input() const;
+  // Unparsed input held: pipelined bytes kept while waiting plus a partial
+  // command line (at most one line limit). Message data is not counted: it
+  // goes to the body as it arrives.
+  std::size_t buffered_input() const { return input_.size() + lines_.buffered(); }
+
+  static constexpr std::size_t kMaxErrors = 10;              // syntax/sequence errors, then 421 (Postfix smtpd_hard_error_limit)
+  static constexpr std::size_t kMaxPendingInput = 64 * 1024;  // pipelined bytes kept while an answer is pending
 
  private:
-  // Implementation details live here; the .cc file owns their meaning.
+  enum class AuthStep { None, PlainResponse, LoginUser, LoginPassword };
+
+  // Input.
+  void consume(std::string_view bytes);
+  void consume_line(std::string_view& bytes);
+  void consume_data(std::string_view& bytes);
+  void consume_chunk(std::string_view& bytes);
+  void stash(std::string_view bytes);
+  void resume();
+
+  // Commands (server_session_commands.cc, server_session_auth.cc).
+  void on_command(std::string_view line);
+  void on_helo(const Command& c);
+  void on_mail(const Command& c);
+  void on_rcpt(const Command& c);
+  void on_data();
+  void on_bdat(const Command& c);
+  void on_starttls(const Command& c);
+  void on_auth(Command& c);
+  void on_auth_response(std::string_view line);
+  void auth_plain(std::string decoded);
+  void auth_login_user(std::string decoded);
+  void challenge(std::string_view reply_line, AuthStep step);
+  void end_auth();
+  void finish_chunk();
+  void finish_message();
+  void reset_transaction();
+  bool may_relay() const;
+  std::uint64_t reserve_hint() const;
+
+  // Replies and actions.
+  void say(std::string_view line);  // one reply line, CRLF added
+  void reject(std::string_view reason);
+  void protocol_error(std::string_view line, std::string_view reason);  // say() then count_error()
+  void count_error(std::string_view reason);  // Rejected{reason}; the kMaxErrors-th closes with 421
+  void bare_newline(std::string_view which);
+  void emit(ServerAction action);
+  void close();
+  void flush();
+  void finish_call();
+
   ServerPolicy policy_;
   ConnectionFacts facts_;
   ServerState state_ = ServerState::Greeting;
   bool tls_active_ = false;
   std::string auth_user_;
   std::deque<ServerAction> actions_;
-  std::string input_;
-  std::size_t input_pos_ = 0;
-  // (the implementer adds members as needed)
+  std::string input_;            // pipelined bytes kept while waiting on an answer
+  bool input_overflow_ = false;  // more than kMaxPendingInput arrived while waiting
+  LineReader lines_;
+  DataReader data_;
+
+  std::string out_;                          // replies not yet handed out as one Send
+  std::deque<std::string_view> rejects_;     // Rejected reasons to hand out after that Send
+  bool timer_armed_ = false;
+  bool progress_ = false;                    // a complete line arrived (or a wait ended) in this call
+  bool shutting_down_ = false;
+  std::size_t error_count_ = 0;
+  std::size_t auth_failures_ = 0;
+
+  bool have_helo_ = false;
+  bool esmtp_ = false;
+  std::string helo_;
+
+  bool have_mail_ = false;
+  Envelope envelope_;
+  bool recipients_limit_reported_ = false;
+  bool bdat_started_ = false;                // this transaction uses BDAT: DATA is refused
+  std::uint64_t bdat_chunk_size_ = 0;
+  std::uint64_t bdat_remaining_ = 0;
+  bool bdat_last_ = false;
+  std::optional<std::string> bdat_refusal_;  // a refused BDAT: its octets are skipped, then this reply
+  ServerState bdat_return_state_ = ServerState::Greeting;
+
+  AuthStep auth_step_ = AuthStep::None;
+  std::string login_user_;
+  std::string pending_auth_user_;
 };
 
 }  // namespace tern::smtp

@@ -347,6 +347,9 @@ TEST(ReplyParser, LineLengthLimit) {
       {"250-" + max + "x\r\n250 x\r\n", false},
       {"250 " + max + "xxxxxxxxxxxxxxxxxxxxxxxxxxx", false},  // no line end yet: fails early
       {"250 " + std::string(10 * kMaxReplyLine, 'x'), false},
+      // Malformed *and* too long: the same error however the bytes arrive.
+      {"xyz" + std::string(2 * kMaxReplyLine, 'x') + "\r\n", false},
+      {"250-ok\r\n251 " + std::string(2 * kMaxReplyLine, 'x') + "\r\n", false},
   };
   for (const auto& row : rows) {
     for (bool bytewise : {false, true}) {
