@@ -1,6 +1,8 @@
 // OpenSSL contexts and memory-BIO sessions. See tls.h.
 #include "relay/tls.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -28,6 +30,11 @@ constexpr const char* kTls12Ciphers =
 
 Error tls_error(std::string_view what) {
   return Error::transient(std::string(what) + ": " + drain_openssl_errors());
+}
+
+bool is_ip_literal(const std::string& name) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
 Result<SslCtxPtr> base_context(bool server) {
@@ -138,9 +145,18 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(std::shared_ptr<TlsContex
   } else {
     SSL_set_connect_state(ssl.get());
     if (!server_name.empty()) {
-      SSL_set_tlsext_host_name(ssl.get(), server_name.c_str());
-      if (context->verify() == PeerVerify::Hostname && SSL_set1_host(ssl.get(), server_name.c_str()) != 1) {
-        return tls_error("SSL_set1_host");
+      // An IP literal is checked against the certificate's IP addresses and
+      // never sent as SNI (RFC 6066 §3 allows host names only).
+      if (is_ip_literal(server_name)) {
+        if (context->verify() == PeerVerify::Hostname &&
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), server_name.c_str()) != 1) {
+          return tls_error("X509_VERIFY_PARAM_set1_ip_asc");
+        }
+      } else {
+        SSL_set_tlsext_host_name(ssl.get(), server_name.c_str());
+        if (context->verify() == PeerVerify::Hostname && SSL_set1_host(ssl.get(), server_name.c_str()) != 1) {
+          return tls_error("SSL_set1_host");
+        }
       }
     }
   }
