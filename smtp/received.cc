@@ -162,8 +162,12 @@ std::string received_token(std::string_view text) {
 std::string format_received(const ReceivedFields& f) {
   Folder fold("Received:");
 
+  // The TCP-info comment is always written, so the TLS comment after it is
+  // never read as one.
   fold.group("from " + received_token(f.helo));
-  if (!f.client_ip.empty()) {
+  if (f.client_ip.empty()) {
+    fold.add("(unknown)");
+  } else {
     std::string literal = address_literal(f.client_ip);
     if (f.reverse_name && writable_reverse_name(*f.reverse_name)) {
       fold.add("(" + *f.reverse_name);

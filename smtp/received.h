@@ -43,7 +43,7 @@ struct ReceivedFields {
 };
 
 // The complete field, "Received: from helo ([192.0.2.7])\r\n\tby ...; date\r\n".
-// Shape: "from HELO (REVERSE [IP])" (the comment only when client_ip is set),
+// Shape: "from HELO (REVERSE [IP])" ("(unknown)" when client_ip is empty),
 // then the TLS comment, "by BY (tern) with PROTO id ID", "for <RCPT>; DATE",
 // each starting a line, longer lines folded between clauses.
 std::string format_received(const ReceivedFields& fields);

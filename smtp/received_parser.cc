@@ -226,15 +226,16 @@ std::string_view without_trailing_dot(std::string_view name) {
 bool same_host(std::string_view a, std::string_view b) { return iequals(without_trailing_dot(a), without_trailing_dot(b)); }
 
 // The readable "from" of received.h: the from-domain, the other name the
-// receiver recorded, and the client address, from the comments that follow
-// the from-domain (TCP-info, RFC 5321 §4.4).
+// receiver recorded, and the client address. They come from the TCP-info
+// comment (RFC 5321 §4.4): the first comment after the from-domain, passing
+// over qmail's "(HELO name)". Later comments ("(using TLSv1.3 ...)",
+// "(Authenticated sender: ...)") say nothing about the sending host.
 std::string describe_from(std::string_view domain, const std::vector<std::string_view>& comments) {
   std::string_view literal_ip, bare_ip, helo, reverse;
-  for (size_t n = 0; n < comments.size(); ++n) {
-    std::vector<std::string_view> words = comment_words(comments[n]);
+  for (std::string_view comment : comments) {
+    std::vector<std::string_view> words = comment_words(comment);
     bool has_ip = false;
-    for (size_t k = 0; k < words.size(); ++k) {
-      std::string_view w = words[k];
+    for (std::string_view w : words) {
       if (std::string_view lit = literal_address(w); !lit.empty()) {
         has_ip = true;
         if (literal_ip.empty()) literal_ip = lit;
@@ -245,14 +246,15 @@ std::string describe_from(std::string_view domain, const std::vector<std::string
         helo = w.substr(5);  // Exim
       }
     }
-    if (!has_ip && words.size() == 2 && iequals(words[0], "HELO") && helo.empty()) helo = words[1];  // qmail
-    // Only the first comment is TCP-info, and it names the reverse name in
-    // front of the address; "(using TLSv1.3 ...)" has no address.
-    if (n == 0 && has_ip && !words.empty()) {
-      std::string_view w = words[0];
-      bool is_name = !is_bare_ip(w) && !iequals(w, "HELO") && is_hostname(w);
-      if (is_name && !same_host(w, "unknown")) reverse = w;
+    if (!has_ip && words.size() == 2 && iequals(words[0], "HELO")) {
+      if (helo.empty()) helo = words[1];  // qmail
+      continue;
     }
+    // TCP-info names the reverse name in front of the address.
+    if (has_ip && !words.empty() && !is_bare_ip(words[0]) && is_hostname(words[0]) && !same_host(words[0], "unknown")) {
+      reverse = words[0];
+    }
+    break;
   }
   std::string_view ip = !literal_ip.empty() ? literal_ip : bare_ip;
 

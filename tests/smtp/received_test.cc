@@ -253,6 +253,10 @@ const std::vector<ParseCase> kParseCases = {
      {"helo.example (rdns.example) [192.0.2.7]", "b", "", "", "", "", kNoDelay}},
     {"from helo.example (unknown [192.0.2.7]) by b", {"helo.example [192.0.2.7]", "b", "", "", "", "", kNoDelay}},
     {"from Helo.Example (helo.example. [192.0.2.7]) by b", {"Helo.Example [192.0.2.7]", "b", "", "", "", "", kNoDelay}},
+    // only the TCP-info comment describes the host; qmail's (HELO x) may come first
+    {"from a (a [192.0.2.1]) (using 10.0.0.1 helo=x [10.0.0.2]) by b", {"a [192.0.2.1]", "b", "", "", "", "", kNoDelay}},
+    {"from a (unknown) (using [10.0.0.1]) by b", {"a", "b", "", "", "", "", kNoDelay}},
+    {"from a (HELO b) (c 192.0.2.1) (HELO d) by e", {"a (c) [192.0.2.1]", "e", "", "", "", "", kNoDelay}},
     // IPv6 literal and bare forms
     {"from h ([IPv6:2001:db8::1]) by b", {"h [2001:db8::1]", "b", "", "", "", "", kNoDelay}},
     {"from h (ipv6:2001:db8::1 2001:db8::2) by b", {"h [2001:db8::2]", "b", "", "", "", "", kNoDelay}},
@@ -341,6 +345,15 @@ const std::vector<FormatCase> kFormatCases = {
      "Received: from helo ([IPv6:2001:db8::1])\r\n"
      "\tby relay.example.com (tern) with ESMTP id 01J9Z3;\r\n"
      "\tTue, 25 Nov 2025 04:29:44 +0000\r\n"},
+    {"no client address (tern always has one)", with([](ReceivedFields& f) {
+       f.client_ip.clear();
+       f.reverse_name = "rdns.example";
+       f.tls = ReceivedTls{"1.2.3.4", "[5.6.7.8]"};
+     }),
+     "Received: from helo (unknown)\r\n"
+     "\t(using 1.2.3.4 with cipher [5.6.7.8])\r\n"
+     "\tby relay.example.com (tern) with ESMTPSA id 01J9Z3\r\n"
+     "\tfor <bob@example.org>; Tue, 25 Nov 2025 04:29:44 +0000\r\n"},
     {"no id, no recipient, HELO", with([](ReceivedFields& f) {
        f.id.clear();
        f.for_rcpt = "";
@@ -418,9 +431,10 @@ TEST(FormatReceived, ParsesBack) {
     const ReceivedFields& f = c.fields;
     std::string helo = received_token(f.helo);
     std::string want_from = helo;
-    bool reverse_written = f.reverse_name && *f.reverse_name != "unknown" && *f.reverse_name != helo;
+    bool reverse_written =
+        !f.client_ip.empty() && f.reverse_name && *f.reverse_name != "unknown" && *f.reverse_name != helo;
     if (reverse_written) want_from += " (" + *f.reverse_name + ")";
-    want_from += " [" + f.client_ip + "]";
+    if (!f.client_ip.empty()) want_from += " [" + f.client_ip + "]";
     EXPECT_EQ(hop.from, want_from) << c.what;
     EXPECT_EQ(hop.by, received_token(f.by)) << c.what;
     EXPECT_EQ(hop.with, to_string(f.protocol)) << c.what;
