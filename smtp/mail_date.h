@@ -1,10 +1,8 @@
 #pragma once
-// Dates in mail headers (RFC 5322 §3.3): a formatter that writes the canonical
-// form in UTC ("Tue, 25 Nov 2025 04:29:44 +0000") and a tolerant parser for
-// what real MTAs write, including the obsolete syntax of §4.3 (2- and 3-digit
-// years, zone names, military letters), comments, folding and the asctime form.
-// The parser never throws: text it cannot read is nullopt. No clocks here:
-// times are passed in.
+// Dates in mail headers (RFC 5322 §3.3): a formatter for the canonical form in
+// UTC, and a tolerant parser for what real MTAs write, obsolete syntax (§4.3),
+// comments, folding and asctime included. No clocks: times are passed in. The
+// parser never throws; text it cannot read is nullopt.
 
 #include <chrono>
 #include <optional>

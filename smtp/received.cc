@@ -45,12 +45,10 @@ bool writable_reverse_name(std::string_view name) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) has_letter = true;
   }
   if (!has_letter) return false;
-  if (name.size() == 7) {
-    std::string lowered;
-    for (char c : name) lowered += static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
-    if (lowered == "unknown") return false;  // Postfix's word for "no reverse name"
-  }
-  return true;
+  if (name.back() == '.') name.remove_suffix(1);
+  std::string lowered;
+  for (char c : name) lowered += static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+  return lowered != "unknown";  // Postfix's word for "no reverse name"
 }
 
 // The client address as written inside brackets: hex digits, '.' and ':'

@@ -1,11 +1,9 @@
 #pragma once
-// Received: trace fields (RFC 5321 §4.4). format_received() writes the field
-// tern prepends to each accepted message, with RFC 3848 WITH keywords, folded
-// under 78 columns where the names allow. parse_received() reads a field as
-// Postfix, Exim, Sendmail, qmail, Gmail, Microsoft 365, Amazon SES and tern
-// write it; received_chain() turns a message's fields into its hops, oldest
-// first, with the delay at each. Parsing is tolerant and never throws: a field
-// it cannot make sense of still yields a Hop holding its raw text.
+// Received: trace fields (RFC 5321 §4.4, RFC 3848). format_received() writes
+// tern's, folded under 78 columns where names allow; parse_received() reads
+// those of Postfix, Exim, Sendmail, qmail, Gmail, Microsoft 365, SES and tern;
+// received_chain() lists a message's hops oldest first, with delays. Parsing
+// never throws: a field it cannot read still yields a Hop with its raw text.
 
 #include <chrono>
 #include <optional>

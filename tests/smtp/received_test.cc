@@ -354,6 +354,14 @@ const std::vector<FormatCase> kFormatCases = {
      "\t(using 1.2.3.4 with cipher [5.6.7.8])\r\n"
      "\tby relay.example.com (tern) with ESMTPSA id 01J9Z3\r\n"
      "\tfor <bob@example.org>; Tue, 25 Nov 2025 04:29:44 +0000\r\n"},
+    {"Postfix's 'unknown' is no reverse name, in any case", with([](ReceivedFields& f) {
+       f.reverse_name = "UNKNOWN.";
+       f.for_rcpt.reset();
+       f.id.clear();
+     }),
+     "Received: from helo ([192.0.2.7])\r\n"
+     "\tby relay.example.com (tern) with ESMTPSA;\r\n"
+     "\tTue, 25 Nov 2025 04:29:44 +0000\r\n"},
     {"no id, no recipient, HELO", with([](ReceivedFields& f) {
        f.id.clear();
        f.for_rcpt = "";
@@ -432,7 +440,8 @@ TEST(FormatReceived, ParsesBack) {
     std::string helo = received_token(f.helo);
     std::string want_from = helo;
     bool reverse_written =
-        !f.client_ip.empty() && f.reverse_name && *f.reverse_name != "unknown" && *f.reverse_name != helo;
+        !f.client_ip.empty() && f.reverse_name && *f.reverse_name != "unknown" && *f.reverse_name != "UNKNOWN." &&
+        *f.reverse_name != helo;
     if (reverse_written) want_from += " (" + *f.reverse_name + ")";
     if (!f.client_ip.empty()) want_from += " [" + f.client_ip + "]";
     EXPECT_EQ(hop.from, want_from) << c.what;
