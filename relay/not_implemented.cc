@@ -16,6 +16,5 @@ int not_yet(const char* what) {
 int run_serve(const CommonOptions&) { return not_yet("serve"); }
 int run_queue(const CommonOptions&, const QueueOptions&) { return not_yet("queue"); }
 int run_user(const CommonOptions&, const UserOptions&) { return not_yet("user"); }
-int run_trace(const CommonOptions&, const TraceOptions&) { return not_yet("trace"); }
 
 }  // namespace tern::relay
