@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -241,6 +242,21 @@ TEST(Writer, DiskFullFailsTransientlyStoresNothingAndRecovers) {
   EXPECT_EQ(rows->int64(0), 2);
   EXPECT_EQ(rows->int64(1), 2);
   EXPECT_EQ(rows->int64(2), 2);
+}
+
+TEST(WriterCheckpoint, KeepsTheWalBoundedUnderSustainedLoad) {
+  ScratchDir dir;
+  auto writer = start_writer(dir, Writer::Options{.checkpoint_pages = 32});
+  ASSERT_TRUE(writer);
+  constexpr int kCount = 600;  // 600 x 4 KiB: about 2.4 MiB through the WAL
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(
+        enqueue_sync(*writer, make_message({rcpt("bob", "example.org")}, at(), std::string(4000, 'x'))).has_value());
+  }
+  EXPECT_GT(writer->stats().checkpoints, 0u);
+  // Without checkpoints the WAL would hold every page written so far.
+  auto wal = std::filesystem::file_size(dir.spool() + "/queue.db-wal");
+  EXPECT_LT(wal, 1u << 20) << wal;
 }
 
 }  // namespace
