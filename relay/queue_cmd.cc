@@ -54,6 +54,9 @@ std::string recipient_line(const RecipientInfo& r, TimePoint now) {
   return out;
 }
 
+// One `queue list --json` object. Message-level "attempts" is the most any
+// recipient had; "next_attempt" the earliest of the ready/deferred recipients,
+// null when none is pending (all held); "last_reply" is "" before an attempt.
 json message_json(const MessageInfo& m) {
   json recipients = json::array();
   for (const auto& r : m.recipients) {
