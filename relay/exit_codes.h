@@ -6,6 +6,7 @@ inline constexpr int kExOk = 0;
 inline constexpr int kExUsage = 64;        // EX_USAGE: bad command line
 inline constexpr int kExDataErr = 65;      // EX_DATAERR: bad input data
 inline constexpr int kExNoInput = 66;      // EX_NOINPUT: input file missing
+inline constexpr int kExNoUser = 67;       // EX_NOUSER: addressee / account unknown
 inline constexpr int kExUnavailable = 69;  // EX_UNAVAILABLE: service unavailable / not built
 inline constexpr int kExSoftware = 70;     // EX_SOFTWARE: internal error
 inline constexpr int kExOsErr = 71;        // EX_OSERR

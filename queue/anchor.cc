@@ -1,1 +1,0 @@
-// Anchors the tern_queue library until its first real source lands.
