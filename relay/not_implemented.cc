@@ -14,7 +14,5 @@ int not_yet(const char* what) {
 }  // namespace
 
 int run_serve(const CommonOptions&) { return not_yet("serve"); }
-int run_queue(const CommonOptions&, const QueueOptions&) { return not_yet("queue"); }
-int run_user(const CommonOptions&, const UserOptions&) { return not_yet("user"); }
 
 }  // namespace tern::relay
