@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "smtp/envelope.h"
 
@@ -22,6 +23,10 @@ struct NewMessage {
   std::string client_address;
   std::string data;             // the whole message as stored and delivered, CRLF line ends
   std::chrono::system_clock::time_point received_at;
+  // Filled by the writer when it stores the message: the recipients' row ids,
+  // in envelope order (AttemptRecord::recipient_id), so a message delivered
+  // straight from the commit callback needs no re-read.
+  std::vector<std::int64_t> recipient_ids;
 };
 
 // Stored as text: 'ready', 'deferred', 'held', 'delivered', 'bounced'.

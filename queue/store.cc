@@ -92,7 +92,7 @@ Result<Store> Store::prepare(sqlite3* db) {
   return s;
 }
 
-Result<std::int64_t> Store::insert_message(const NewMessage& m) {
+Result<std::int64_t> Store::insert_message(NewMessage& m) {
   if (m.envelope.recipients.empty()) return Error::permanent("message " + m.id + " has no recipients");
   const smtp::Envelope& env = m.envelope;
   // Bound as SQLITE_STATIC: every string must live until its statement has stepped.
@@ -119,6 +119,8 @@ Result<std::int64_t> Store::insert_message(const NewMessage& m) {
   insert_body_.bind(1, mid).bind_blob(2, m.data);
   if (auto s = insert_body_.run(); !s) return s.error().prefixed("storing message " + m.id);
 
+  m.recipient_ids.clear();
+  m.recipient_ids.reserve(env.recipients.size());
   for (const smtp::Recipient& r : env.recipients) {
     std::string address = mailbox_text(r.mailbox);
     std::string domain = domain_key(r.mailbox.domain);
@@ -129,6 +131,7 @@ Result<std::int64_t> Store::insert_message(const NewMessage& m) {
         .bind(5, r.params.orcpt)
         .bind(6, received);
     if (auto s = insert_recipient_.run(); !s) return s.error().prefixed("storing message " + m.id);
+    m.recipient_ids.push_back(sqlite3_last_insert_rowid(db_));
   }
   return mid;
 }

@@ -26,7 +26,7 @@ class Store {
   // Inserts the message, its body and its recipients (all 'ready', due at
   // received_at). Returns the message's rowid. A message without recipients is
   // refused (permanent).
-  Result<std::int64_t> insert_message(const NewMessage& message);
+  Result<std::int64_t> insert_message(NewMessage& message);  // fills message.recipient_ids
 
   // Applies one outcome to a recipient that is still pending (ready, deferred
   // or held) and belongs to attempt.message_id; appends it to the history.

@@ -157,7 +157,7 @@ void Writer::process(std::vector<Item>& batch) {
               if (!mid) return mid.error();
               if (*mid && std::find(touched.begin(), touched.end(), **mid) == touched.end()) touched.push_back(**mid);
             }
-            for (const NewMessage& m : item.also_enqueue) {
+            for (NewMessage& m : item.also_enqueue) {
               if (m.envelope.recipients.empty()) return Error::permanent("message " + m.id + " has no recipients");
               auto mid = store.insert_message(m);
               if (!mid) return mid.error();

@@ -461,6 +461,12 @@ void InboundServer::reload_policy(smtp::ServerPolicy policy) {
   impl_->policy = std::make_shared<const smtp::ServerPolicy>(std::move(policy));
 }
 
+void InboundServer::reload_limits(std::uint32_t max_connections, std::uint32_t max_connections_per_client) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->options.max_connections = max_connections;
+  impl_->options.max_connections_per_client = max_connections_per_client;
+}
+
 std::size_t InboundServer::active_sessions() const { return impl_->active.load(); }
 
 bool InboundServer::loops_alive(std::chrono::milliseconds staleness) const {

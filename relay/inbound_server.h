@@ -73,6 +73,8 @@ class InboundServer {
   void reload_tls(std::shared_ptr<TlsContext> tls);
   // New sessions use this policy (SIGHUP); hostname, limits, timeouts.
   void reload_policy(smtp::ServerPolicy policy);
+  // New connections are admitted against these limits (SIGHUP).
+  void reload_limits(std::uint32_t max_connections, std::uint32_t max_connections_per_client);
   // Stops accepting, asks every session to finish (421 at the next command
   // boundary, messages in DATA or being committed finish first), and waits
   // up to `grace` for them; then closes what is left and joins the threads.
