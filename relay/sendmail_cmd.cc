@@ -24,6 +24,7 @@
 #include "relay/cli.h"
 #include "relay/config.h"
 #include "relay/exit_codes.h"
+#include "relay/secret_file.h"
 #include "relay/sendmail_args.h"
 #include "relay/sendmail_defaults.h"
 #include "relay/sendmail_input.h"
@@ -34,7 +35,6 @@
 namespace tern::relay {
 namespace {
 
-constexpr std::size_t kMaxPasswordFile = 64 * 1024;
 
 int say(int code, const std::string& message) {
   std::cerr << "tern sendmail: " << message << "\n";
@@ -46,20 +46,6 @@ int say_lines(int code, const std::string& message) {
   std::istringstream in(message);
   for (std::string line; std::getline(in, line);) std::cerr << "tern sendmail: " << line << "\n";
   return code;
-}
-
-Result<std::string> read_password_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::permanent("cannot read --password-file " + path + ": " + std::strerror(errno));
-  std::string password;
-  char buf[4096];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    password.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (password.size() > kMaxPasswordFile) return Error::permanent("--password-file " + path + " is too big");
-  }
-  if (in.bad()) return Error::permanent("cannot read --password-file " + path);
-  if (!password.empty() && password.back() == '\n') password.pop_back();  // exactly one newline
-  return password;
 }
 
 // stdin through the MessageReader: Permanent error = too big (65), Transient = read error (74).
@@ -128,7 +114,7 @@ int run_sendmail(const std::vector<std::string>& argv) {
 
   std::string password;
   if (args.password_file) {
-    auto pw = read_password_file(*args.password_file);
+    auto pw = read_secret_file(*args.password_file);
     if (!pw) return say(kExNoInput, pw.error().message());
     password = std::move(*pw);
   }

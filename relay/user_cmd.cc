@@ -12,6 +12,7 @@
 #include "relay/exit_codes.h"
 #include "relay/password.h"
 #include "relay/queue_format.h"
+#include "relay/secret_file.h"
 
 namespace tern::relay {
 namespace {
@@ -24,27 +25,20 @@ int fail(const CliIo& io, const Error& error) {
 // Reads the whole password (stdin or file) and drops exactly one trailing "\n".
 // Returns nullopt (after saying why) when it cannot be read.
 std::optional<std::string> read_password(const UserOptions& opts, const CliIo& io) {
-  std::string password;
   if (opts.password_file) {
-    std::ifstream file(*opts.password_file, std::ios::binary);
-    if (!file) {
-      io.err << "tern user: cannot read password file " << printable(*opts.password_file) << "\n";
+    auto secret = read_secret_file(*opts.password_file);
+    if (!secret) {
+      io.err << "tern user: password file: " << printable(secret.error().message()) << "\n";
       return std::nullopt;
     }
-    password.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-    if (file.bad()) {
-      io.err << "tern user: error reading password file " << printable(*opts.password_file) << "\n";
-      return std::nullopt;
-    }
-  } else {
-    password.assign(std::istreambuf_iterator<char>(io.in), std::istreambuf_iterator<char>());
-    if (io.in.bad()) {
-      io.err << "tern user: error reading the password from stdin\n";
-      return std::nullopt;
-    }
+    return std::move(*secret);
   }
-  if (!password.empty() && password.back() == '\n') password.pop_back();
-  return password;
+  std::string password(std::istreambuf_iterator<char>(io.in), std::istreambuf_iterator<char>{});
+  if (io.in.bad()) {
+    io.err << "tern user: error reading the password from stdin\n";
+    return std::nullopt;
+  }
+  return strip_one_newline(std::move(password));
 }
 
 int add(queue::Users& users, const UserOptions& opts, const CliIo& io) {

@@ -91,7 +91,7 @@ TEST_F(UserCmdTest, RefusesEmptyPasswordsAndBadNames) {
        "tern user: user name must be printable ASCII without spaces\n"},
       {{.action = "add", .name = ""}, "pw", kExDataErr, "tern user: user name must be 1..128 characters\n"},
       {{.action = "add", .name = "app", .password_file = "/nonexistent/pw"}, "", kExNoInput,
-       "tern user: cannot read password file /nonexistent/pw\n"},
+       "tern user: password file: cannot read /nonexistent/pw: No such file or directory\n"},
       {{.action = "delete", .name = "ghost"}, "", kExNoUser, "tern user: no such user: ghost\n"},
       {{.action = "rename", .name = "x"}, "", kExUsage, "tern user: unknown action: rename\n"},
   };
