@@ -233,10 +233,20 @@ Result<DbPtr> open_spool(const std::string& spool_dir, const SpoolOpen& options)
   if (auto s = check_spool_dir(spool_dir, options.create_dir); !s) return s.error();
   std::string path = database_path(spool_dir);
   // Create the file ourselves so that it is 0600 whatever the umask; SQLite
-  // gives the -wal and -shm files the same mode as the database.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::permanent("cannot open " + path + ": " + errno_text(errno));
-  if (::close(fd) != 0) return Error::permanent("cannot close " + path + ": " + errno_text(errno));
+  // gives the -wal and -shm files the same mode as the database. Only when it
+  // does not exist yet: close() on ANY descriptor of the database file drops
+  // every POSIX lock this process holds on it, among them the SHARED lock of
+  // a connection that is already open (the daemon's writer when the
+  // scheduler's reader opens). Without that lock, the next connection of
+  // another process (a `tern queue` command) believes it is the last one on
+  // close, checkpoints and deletes the WAL under the daemon's feet, and every
+  // commit after that goes to an unlinked file.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    if (::close(fd) != 0) return Error::permanent("cannot close " + path + ": " + errno_text(errno));
+  } else if (errno != EEXIST) {
+    return Error::permanent("cannot open " + path + ": " + errno_text(errno));
+  }
 
   auto db = open_db(path, false, options.busy_timeout);
   if (!db) return db.error();
