@@ -50,6 +50,7 @@ struct Destination {
   std::vector<OutboundTarget> targets;
   bool resolved = false;
   bool resolving = false;
+  std::uint64_t resolved_generation = 0;  // the settings generation `targets` were resolved under
   Clock::time_point resolved_at;
   std::size_t sessions = 0;
 };
@@ -91,6 +92,9 @@ struct DeliveryWorker::Impl final : OutboundOwner {
   std::unordered_map<std::string, Clock::time_point> host_down_until;  // by target label
   std::mt19937_64 rng{std::random_device{}()};
   bool stopping = false;
+  // Bumped by every reload: targets resolved under older settings (another
+  // relayhost, port or mode) are resolved again before the next session.
+  std::uint64_t generation = 0;
 
   Impl(unsigned i, Services s, std::shared_ptr<const DeliverySettings> st, std::atomic<std::size_t>& progress)
       : index(i), services(std::move(s)), settings(std::move(st)), in_progress(progress) {}
@@ -159,7 +163,16 @@ void DeliveryWorker::Impl::handle(WorkerMsg&& msg) {
           accept(std::move(m.job));
         } else if constexpr (std::is_same_v<T, ReloadMsg>) {
           settings = std::move(m.settings);
-          // Cached MX answers stay valid; new sessions use the new policy.
+          // New sessions use the new policy. The targets may be wrong now (a
+          // new relayhost or smtp_port): resolve them again (MX answers come
+          // from the resolver's cache), forget which hosts were down, and let
+          // waiting jobs start again from the first host.
+          ++generation;
+          host_down_until.clear();
+          // (Jobs wait only while every session is busy or an answer is
+          // awaited; the next session end or answer kicks them.)
+          for (auto& [key, dest] : destinations)
+            for (auto& job : dest->pending) job->host_index = 0;
         } else if constexpr (std::is_same_v<T, StopMsg>) {
           stopping = true;
           for (auto& [key, dest] : destinations) {
@@ -213,7 +226,8 @@ void DeliveryWorker::Impl::kick(Destination& dest) {
     maybe_forget(dest);
     return;
   }
-  const bool stale = !dest.resolved || (dest.sessions == 0 && Clock::now() - dest.resolved_at > kTargetsFreshFor);
+  const bool stale = !dest.resolved || dest.resolved_generation != generation ||
+                     (dest.sessions == 0 && Clock::now() - dest.resolved_at > kTargetsFreshFor);
   if (stale) {
     if (!dest.resolving) resolve(dest);
     return;
@@ -232,11 +246,16 @@ void DeliveryWorker::Impl::resolve(Destination& dest) {
   if (cfg.mode == DeliveryMode::Relayhost) {
     const HostPort relayhost = cfg.relayhost.value_or(HostPort{});
     const bool implicit = cfg.relayhost_tls == RelayhostTls::Tls;
-    resolver->resolve_host(relayhost.host, [this, key, relayhost, implicit](Result<std::vector<std::string>> r) {
+    resolver->resolve_host(relayhost.host, [this, key, relayhost, implicit, gen = generation](
+                                               Result<std::vector<std::string>> r) {
       auto it = destinations.find(key);
       if (it == destinations.end()) return;
       Destination& d = *it->second;
       d.resolving = false;
+      if (gen != generation) {  // answered for settings replaced meanwhile: ask again
+        kick(d);
+        return;
+      }
       if (!r) {
         fail_pending(d, r.error().prefixed("relayhost " + relayhost.str()));
         return;
@@ -258,11 +277,15 @@ void DeliveryWorker::Impl::resolve(Destination& dest) {
     set_targets(dest, {OutboundTarget{key, address, cfg.smtp_port, false}});
     return;
   }
-  resolver->resolve_mx(key, [this, key](Result<std::vector<dns::MxHost>> r) {
+  resolver->resolve_mx(key, [this, key, gen = generation](Result<std::vector<dns::MxHost>> r) {
     auto it = destinations.find(key);
     if (it == destinations.end()) return;
     Destination& d = *it->second;
     d.resolving = false;
+    if (gen != generation) {  // answered for settings replaced meanwhile: ask again
+      kick(d);
+      return;
+    }
     if (!r) {
       fail_pending(d, r.error());
       return;
@@ -286,6 +309,7 @@ void DeliveryWorker::Impl::set_targets(Destination& dest, std::vector<OutboundTa
   }
   dest.targets = std::move(targets);
   dest.resolved = true;
+  dest.resolved_generation = generation;
   dest.resolved_at = Clock::now();
   kick(dest);
 }
