@@ -39,7 +39,11 @@ Result<std::unique_ptr<Writer>> Writer::start(const std::string& spool_dir, Opti
   sqlite3* h = conn->db.get();
   // We checkpoint ourselves, after the callbacks, instead of inside COMMIT;
   // after a checkpoint lets the WAL restart, its file is cut back to 64 MiB.
-  std::string pragmas = "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;";
+  // Debian builds SQLite with secure_delete on, which writes every page a
+  // delivered body freed, zeroed, through the WAL and the checkpoint again:
+  // FAST zeroes deleted content only where that costs no extra I/O (100 KiB
+  // messages end to end: about 900 -> 1,300 msgs/s on 2 cores).
+  std::string pragmas = "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864; PRAGMA secure_delete = FAST;";
   if (options.max_page_count > 0) pragmas += "PRAGMA max_page_count = " + std::to_string(options.max_page_count) + ";";
   if (auto s = exec(h, pragmas); !s) return s.error().prefixed(database_path(spool_dir));
   // The hook's return value is the previous hook: nothing to check.
