@@ -79,10 +79,15 @@ Status Connection::start_tls(std::shared_ptr<TlsContext> context, const std::str
   return {};
 }
 
-void Connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) noexcept {
-  auto* self = static_cast<Connection*>(handle->data);
-  self->read_buffer_.resize(64 * 1024);
-  *buf = uv_buf_init(self->read_buffer_.data(), static_cast<unsigned>(self->read_buffer_.size()));
+void Connection::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) noexcept {
+  // One read buffer per loop thread, shared by all its connections: on_read
+  // consumes every byte (the session or the TLS engine copies what it keeps)
+  // before it returns, and libuv never nests one read callback in another.
+  // A buffer per connection cost a 64 KiB allocation, zero-filled and freshly
+  // faulted in, for every connection (apps connect once per message).
+  constexpr std::size_t kReadBufferSize = 64 * 1024;
+  thread_local const std::unique_ptr<char[]> shared(new char[kReadBufferSize]);
+  *buf = uv_buf_init(shared.get(), static_cast<unsigned>(kReadBufferSize));
 }
 
 void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {

@@ -103,7 +103,6 @@ class Connection {
     std::string_view bytes() const { return keepalive ? view : std::string_view(owned); }
   };
   std::vector<Piece> queued_;
-  std::string read_buffer_;
 };
 
 // "127.0.0.1" / "::1" from a sockaddr; "" on failure.
