@@ -397,7 +397,7 @@ def scale(args, workdir, sink):
     tern = Tern(args.tern, workdir, dead_port, retry="1h", name="tern-scale")
     tern.start()
     small, large = (1000, 20000) if args.quick else (1000, 100000)
-    batch = 1000 if args.quick else 5000
+    batch = 1000 if args.quick else 10000
     try:
         fill(tern, small)
         q1, ingest1, e2e1 = measure_at(tern, sink, dead_port, batch)
