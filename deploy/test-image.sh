@@ -24,6 +24,11 @@ for tool in podman debootstrap runc swaks /usr/sbin/smtp-sink /usr/bin/python3; 
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps.sh" >&2; exit 1; }
 done
 
+# One run at a time per machine: runs share podman's store, the cache tags
+# and the prune below, which could take layers from under a concurrent build.
+exec 9>/var/tmp/tern-image-test.lock
+flock 9
+
 work=$(mktemp -d /var/tmp/tern-image.XXXXXX)
 chmod 0755 "$work"  # smtp-sink runs as nobody and writes below it
 image=localhost/tern:test

@@ -165,13 +165,33 @@ def sessions_closed(tern):
     return 0 < text.count("event=session_start") == text.count("event=session_end")
 
 
-def set_immutable(path, on):
-    """Makes a directory unwritable even for root (access(W_OK) fails on an immutable inode)."""
-    if os.geteuid() != 0:
-        os.chmod(path, 0o500 if on else 0o700)
-        return True
-    res = subprocess.run(["chattr", "+i" if on else "-i", path], capture_output=True, text=True)
-    return res.returncode == 0
+class Unwritable:
+    """Makes a directory unwritable for tern, even as root: access(W_OK) fails
+    on an immutable inode (chattr +i) and on a read-only bind mount (the
+    fallback where the filesystem has no immutable flag). Undone on exit."""
+
+    def __init__(self, path):
+        self.path = path
+        self.undo = None
+
+    def __enter__(self):
+        if os.geteuid() != 0:
+            os.chmod(self.path, 0o500)
+            self.undo = ["chmod", "0700", self.path]
+        elif subprocess.run(["chattr", "+i", self.path], capture_output=True).returncode == 0:
+            self.undo = ["chattr", "-i", self.path]
+        else:
+            subprocess.run(["mount", "--bind", self.path, self.path], check=True, capture_output=True)
+            self.undo = ["umount", self.path]
+            res = subprocess.run(["mount", "-o", "remount,bind,ro", self.path], capture_output=True)
+            if res.returncode != 0:
+                self.__exit__()
+                raise TestFailure(f"cannot make {self.path} read-only: {res.stderr!r}")
+        check(not os.access(self.path, os.W_OK), f"{self.path} is still writable")
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(self.undo, check=True, capture_output=True)
 
 
 def test_probes_are_quiet_and_readyz_follows_the_spool(workdir):
@@ -190,15 +210,12 @@ def test_probes_are_quiet_and_readyz_follows_the_spool(workdir):
     check(http_get(base + "/nope")[0] == 404, "unknown path should be 404")
 
     spool = tern.config["spool"]
-    check(set_immutable(spool, True), "cannot make the spool unwritable (chattr +i)")
-    try:
+    with Unwritable(spool):
         for _ in range(5):
             status, body = http_get(base + "/readyz")
             check(status == 503 and "spool" in body and "writable" in body,
                   f"/readyz with an unwritable spool: {status} {body!r}")
             check(http_get(base + "/healthz")[0] == 200, "/healthz must not depend on the spool")
-    finally:
-        set_immutable(spool, False)
     status, body = http_get(base + "/readyz")
     check(status == 200, f"/readyz after the spool is writable again: {status} {body!r}")
 
