@@ -2,7 +2,9 @@
 # Validates everything in deploy/ offline: Prometheus config and alert rules
 # (promtool), the Grafana dashboard and provisioning files (JSON/YAML parse,
 # metric names exist in INTERFACE.md's set), the compose file (YAML), and the
-# Kubernetes manifests against the API schemas (npm kubernetes-models).
+# Kubernetes manifests against the API schemas (npm kubernetes-models). With
+# TERNTEST_BIN (ctest sets it), the TERN_* environment of the compose service
+# and of the StatefulSet must pass `tern check-config`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${TERNTEST_NPM_CACHE:-/var/tmp/tern-npm}
@@ -34,6 +36,25 @@ for f in ("compose.yaml", "grafana/provisioning/datasources/prometheus.yaml",
 compose = yaml.safe_load(open(os.path.join(here, "compose.yaml")))
 assert {"tern", "prometheus", "grafana"} <= set(compose["services"]), "compose services"
 print(f"ok dashboard ({len(dash['panels'])} panels), compose, provisioning; metrics used: {len(base)}")
+
+tern = os.environ.get("TERNTEST_BIN")
+if tern:
+    import subprocess, tempfile
+    k8s = [d for d in yaml.safe_load_all(open(os.path.join(here, "kubernetes/tern.yaml"))) if d]
+    sts = next(d for d in k8s if d["kind"] == "StatefulSet")
+    k8s_env = {e["name"]: e["value"] for c in sts["spec"]["template"]["spec"]["containers"]
+               for e in c.get("env", []) if "value" in e}
+    for what, env in (("compose.yaml", compose["services"]["tern"]["environment"]), ("kubernetes/tern.yaml", k8s_env)):
+        with tempfile.TemporaryDirectory() as tmp:
+            secret = os.path.join(tmp, "secret")
+            open(secret, "w").write("x")
+            run_env = {"PATH": os.environ["PATH"], "TERN_SPOOL": tmp}
+            for k, v in env.items():
+                run_env[k] = secret if k.endswith("_FILE") else str(v)
+            res = subprocess.run([tern, "check-config"], env=run_env, capture_output=True, text=True)
+            if res.returncode != 0:
+                sys.exit(f"{what}: tern check-config rejects its TERN_* environment: {res.stderr.strip()}")
+        print(f"ok {what}: TERN_* environment passes tern check-config ({len(env)} variables)")
 PY
 
 if ! command -v npm >/dev/null; then

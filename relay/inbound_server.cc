@@ -113,6 +113,7 @@ class InboundSession final : public Connection::Handler {
   std::string client_;
   bool counted_ = false;      // holds a slot in the connection limits
   bool tls_pending_ = false;  // implicit TLS: greet only after the handshake
+  std::uint64_t messages_ = 0;  // accepted in this session, for session_end
 };
 
 struct IoThread {
@@ -255,7 +256,7 @@ void InboundSession::perform(smtp::ServerAction& action) {
         } else if constexpr (std::is_same_v<T, smtp::server::Enqueue>) {
           std::weak_ptr<Mailbox<LoopMsg>> box = thread_.mailbox;
           std::uint64_t id = id_;
-          Submission submission{std::move(a), client_, implicit_tls_, {}};
+          Submission submission{std::move(a), client_, implicit_tls_, {}, id_};
           if (const TlsSession* tls = conn_.tls(); tls != nullptr && tls->handshake_done()) {
             submission.tls_description = tls->version() + " with cipher " + tls->cipher();
           }
@@ -283,6 +284,7 @@ void InboundSession::on_auth(Status result) {
 
 void InboundSession::on_enqueued(Result<std::string> result) {
   if (!session_ || conn_.closing()) return;
+  if (result) ++messages_;
   session_->enqueued(std::move(result));
   pump();
 }
@@ -341,7 +343,7 @@ void InboundSession::on_closed() {
     server.release(client_);
     server.active.fetch_sub(1);
     server.hooks.session_closed();
-    log_info("session_end", {{"session", id_}, {"client", client_}});
+    log_info("session_end", {{"session", id_}, {"client", client_}, {"messages", messages_}});
   }
   thread_.sessions.erase(id_);
   delete this;

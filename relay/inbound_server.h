@@ -43,6 +43,7 @@ struct Submission {
   std::string client_address;
   bool implicit_tls_listener = false;  // arrived on a listen_tls (465) listener
   std::string tls_description;         // "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", "" without TLS
+  std::uint64_t session_id = 0;        // the session= of its session_start/session_end log lines
 };
 
 // What the server needs from the rest of the daemon. Callbacks may be invoked

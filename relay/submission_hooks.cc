@@ -73,15 +73,19 @@ void SubmissionHooks::submit(Submission s, std::function<void(Result<std::string
 
   // Claimed before the commit, so a poll between COMMIT and the callback can't take it too.
   scheduler_.reserve(m.id);
-  writer_.enqueue(std::move(m), [this, done = std::move(done), listener](Status status, queue::NewMessage&& msg) {
+  const std::uint64_t session = s.session_id;
+  writer_.enqueue(std::move(m), [this, done = std::move(done), listener, session](Status status,
+                                                                                   queue::NewMessage&& msg) {
     if (!status) {
       scheduler_.unreserve(msg.id);
-      log_warn("enqueue_failed", {{"client", msg.client_address}, {"error", status.error().message()}});
+      log_warn("enqueue_failed",
+               {{"session", session}, {"client", msg.client_address}, {"error", status.error().message()}});
       done(status.error());
       return;
     }
     metrics_.message_received(listener);
     log_info("received", {{"msg", msg.id},
+                          {"session", session},
                           {"from", msg.envelope.sender.str()},
                           {"rcpts", msg.envelope.recipients.size()},
                           {"size", msg.data.size()},

@@ -11,10 +11,12 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/auxv.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 
 namespace tern::relay {
 namespace {
@@ -117,6 +119,21 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(PeerVerify verify, const 
   auto ctx = base_context(false);
   if (!ctx) return ctx.error();
   if (SSL_CTX_set_default_verify_paths(ctx->get()) != 1) return tls_error("loading the system CA store");
+  // OpenSSL reads SSL_CERT_FILE / SSL_CERT_DIR with secure_getenv(), which
+  // yields nothing when the binary has file capabilities, as in the image
+  // (cap_net_bind_service, so the unprivileged user can listen on 587). That
+  // capability has nothing to do with whom we trust, so honour the variables
+  // here when OpenSSL would not; they add to the system store in that case.
+  if (getauxval(AT_SECURE) != 0) {
+    const char* file = std::getenv("SSL_CERT_FILE");
+    const char* dir = std::getenv("SSL_CERT_DIR");
+    if (file != nullptr && *file == '\0') file = nullptr;
+    if (dir != nullptr && *dir == '\0') dir = nullptr;
+    if ((file != nullptr || dir != nullptr) && SSL_CTX_load_verify_locations(ctx->get(), file, dir) != 1) {
+      return Error::permanent(std::string("cannot load SSL_CERT_FILE/SSL_CERT_DIR (") + (file ? file : "") + ", " +
+                              (dir ? dir : "") + "): " + drain_openssl_errors());
+    }
+  }
   if (!ca_file.empty() && SSL_CTX_load_verify_locations(ctx->get(), ca_file.c_str(), nullptr) != 1) {
     return Error::permanent("cannot load CA file " + ca_file + ": " + drain_openssl_errors());
   }

@@ -11,10 +11,13 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Real peers for the tests: swaks and aiosmtpd (SMTP clients/servers), Postfix
-# (smtp-sink, smtp-source), dnsmasq (DNS), Prometheus; clang for libFuzzer.
+# (smtp-sink, smtp-source), dnsmasq (DNS), Prometheus; clang for libFuzzer;
+# podman, runc and debootstrap to build and run the Docker image without a
+# Docker engine (deploy/test-image.sh).
 test_pkgs=(
   clang libclang-rt-14-dev openssl curl procps iproute2 python3 python3-aiosmtpd swaks
   dnsmasq-base unbound postfix prometheus sqlite3 python3-yaml
+  podman runc uidmap debootstrap
 )
 # deploy/validate.sh checks the Kubernetes manifests with npm's kubernetes-models.
 command -v npm >/dev/null || test_pkgs+=(npm)

@@ -19,7 +19,7 @@ else
   fuzz_dir=""
 fi
 
-cmake -S . -B build-test -G Ninja -DTERN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+cmake -S . -B build-test -G Ninja -DTERN_SANITIZE=ON -DTERN_BENCH=ON -DCMAKE_BUILD_TYPE=Debug \
   -DTERN_FUZZ_BIN_DIR="$fuzz_dir" >/dev/null
 cmake --build build-test -j "$jobs"
 cd build-test

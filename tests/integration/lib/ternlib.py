@@ -369,6 +369,101 @@ class Dnsmasq:
             self.proc.wait(timeout=5)
 
 
+class Prometheus:
+    """Debian's prometheus server on a free loopback port, scraping targets every second.
+
+    targets: {job: "host:port"}. Prometheus's first scrape comes about 5 s
+    after start (a fixed discovery throttle), so wait with wait_up(), never sleep.
+    """
+
+    def __init__(self, workdir, targets):
+        self.dir = os.path.join(workdir, "prometheus")
+        os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
+        self.port = free_port()
+        self.config_path = os.path.join(self.dir, "prometheus.yml")
+        lines = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s", "scrape_configs:"]
+        for job, target in targets.items():
+            lines += [f"  - job_name: {job}", "    static_configs:", f"      - targets: ['{target}']"]
+        with open(self.config_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.log_path = os.path.join(self.dir, "prometheus.log")
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            ["prometheus", f"--config.file={self.config_path}", f"--storage.tsdb.path={self.dir}/data",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=self.log, stderr=self.log)
+        _register(self)
+        wait_until(lambda: self.proc.poll() is not None or self._ready(), timeout=30, what="prometheus to be ready")
+        if self.proc.poll() is not None:
+            raise TestFailure(f"prometheus exited with {self.proc.returncode}")
+        return self
+
+    def _ready(self):
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def query(self, expr):
+        """An instant query: a list of (labels dict, float value)."""
+        import json
+        import urllib.parse
+        import urllib.request
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(url, timeout=5) as r:
+            body = json.load(r)
+        if body.get("status") != "success":
+            raise TestFailure(f"prometheus query {expr!r}: {body}")
+        return [(s["metric"], float(s["value"][1])) for s in body["data"]["result"]]
+
+    def value(self, expr):
+        """The single value of expr, or None when it has no series."""
+        result = self.query(expr)
+        if len(result) > 1:
+            raise TestFailure(f"{expr!r} gave {len(result)} series, want one: {result}")
+        return result[0][1] if result else None
+
+    def wait_value(self, expr, want, timeout=30):
+        """Waits until expr's single value equals want (each scrape is 1 s apart)."""
+        seen = []
+
+        def ok():
+            seen[:] = [self.value(expr)]
+            return seen[0] == want
+        try:
+            wait_until(ok, timeout=timeout, interval=0.2, what=f"{expr} == {want}")
+        except TestFailure:
+            raise TestFailure(f"{expr} is {seen[0] if seen else None}, want {want} (after {timeout}s)")
+
+    def wait_up(self, job, timeout=40):
+        self.wait_value(f'up{{job="{job}"}}', 1.0, timeout=timeout)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def http_get(url, method="GET", timeout=5):
+    """(status, body) of one HTTP request; 4xx/5xx are returned, not raised."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
 def swaks(*args, timeout=30):
     return subprocess.run(["swaks", "--timeout", "10", *args], capture_output=True, text=True,
                           timeout=timeout)
