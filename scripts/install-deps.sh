@@ -10,10 +10,11 @@ build_pkgs=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libargon2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# Real peers for the tests: swaks and aiosmtpd (SMTP clients/servers), Postfix
-# (smtp-sink, smtp-source), dnsmasq (DNS), Prometheus; clang for libFuzzer.
+# Real peers for the tests: swaks (its TLS needs Net::SSLeay, only a
+# Recommends) and aiosmtpd (SMTP clients/servers), Postfix (smtp-sink,
+# smtp-source), dnsmasq (DNS), Prometheus; clang for libFuzzer.
 test_pkgs=(
-  clang libclang-rt-14-dev openssl curl procps iproute2 python3 python3-aiosmtpd swaks
+  clang libclang-rt-14-dev openssl curl procps iproute2 python3 python3-aiosmtpd swaks libnet-ssleay-perl
   dnsmasq-base unbound postfix prometheus sqlite3 python3-yaml
 )
 # deploy/validate.sh checks the Kubernetes manifests with npm's kubernetes-models.
