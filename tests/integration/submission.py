@@ -14,6 +14,7 @@ import signal
 import smtplib
 import ssl
 import sys
+import warnings
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -101,6 +102,46 @@ def test_swaks_auth_plain_login_and_implicit_tls(workdir):
               f"no received line with user=alice for {qid}: {lines}")
     listener = tern.metric("tern_messages_received_total", {"listener": "submissions"})
     check(listener == 1, f"tern_messages_received_total{{listener=submissions}} = {listener}, want 1")
+
+
+def test_tls_versions_and_ciphers(workdir):
+    """TLS 1.2+ with modern ciphers only, on both STARTTLS and the implicit TLS listener."""
+    tls_port = free_port()
+    cert, config = relay_config(workdir, free_port(), {"listen_tls": [f"127.0.0.1:{tls_port}"]})
+    tern = Tern(workdir, config).start()
+
+    def client(version, ciphers="ALL:@SECLEVEL=0"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(cert)
+        ctx.set_ciphers(ciphers)  # the client offers what we ask, even the weak; tern must refuse
+        with warnings.catch_warnings():  # TLSv1 and TLSv1_1 are deprecated: that is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ctx.maximum_version = version
+        return ctx
+
+    for how in ("implicit", "starttls"):
+        def handshake(ctx):
+            if how == "implicit":
+                return SmtpConn(tls_port, tls=ctx).sock
+            c = SmtpConn(tern.submission_port)
+            c.expect("EHLO app.test", 250)
+            return c.starttls(ctx)
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            sock = handshake(client(version))
+            check(sock.version() == version.name.replace("_", "."), f"{how}: negotiated {sock.version()}")
+            sock.close()
+        weak = ((ssl.TLSVersion.TLSv1, "ALL:@SECLEVEL=0"), (ssl.TLSVersion.TLSv1_1, "ALL:@SECLEVEL=0"),
+                (ssl.TLSVersion.TLSv1_2, "AES128-SHA:DES-CBC3-SHA:@SECLEVEL=0"))
+        for version, ciphers in weak:
+            try:
+                sock = handshake(client(version, ciphers))
+                raise AssertionError(f"{how}: {version.name} with {ciphers} was accepted: {sock.cipher()}")
+            except ssl.SSLError as e:
+                # An alert from tern, not a client that could not even offer it.
+                check("ALERT" in e.reason, f"{how}: {version.name} {ciphers}: {e.reason} (want an alert from tern)")
+    ok = tern.metric("tern_tls_handshakes_total", {"direction": "inbound", "result": "ok"})
+    failed = tern.metric("tern_tls_handshakes_total", {"direction": "inbound", "result": "failed"})
+    check(ok == 4 and failed == 6, f"tern_tls_handshakes_total inbound ok={ok} failed={failed}, want 4 and 6")
 
 
 def test_smtplib_received_message_id_and_auth_user(workdir):
@@ -403,6 +444,7 @@ def test_sighup_reload_keeps_open_session(workdir):
 if __name__ == "__main__":
     run_tests([
         test_swaks_auth_plain_login_and_implicit_tls,
+        test_tls_versions_and_ciphers,
         test_smtplib_received_message_id_and_auth_user,
         test_open_relay_refused_and_trusted_networks,
         test_wrong_password_counted_and_throttled,

@@ -268,7 +268,8 @@ def test_connection_limits(workdir):
                what="the start-up probe's session to end")
     a1 = SmtpConn(tern.submission_port, source="127.0.0.1")
     a2 = SmtpConn(tern.submission_port, source="127.0.0.1")
-    check(a1.greeting[0] == 220 and a2.greeting[0] == 220, f"the first two from one client: {a1.greeting}, {a2.greeting}")
+    check(a1.greeting[0] == 220 and a2.greeting[0] == 220,
+          f"the first two from one client: {a1.greeting}, {a2.greeting}")
     refused("127.0.0.1")  # per client
     b1 = SmtpConn(tern.submission_port, source="127.0.0.2")
     check(b1.greeting[0] == 220, f"another client under both limits: {b1.greeting}")
