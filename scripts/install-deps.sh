@@ -10,12 +10,13 @@ build_pkgs=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libargon2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# Real peers for the tests: swaks and aiosmtpd (SMTP clients/servers), Postfix
-# (smtp-sink, smtp-source), dnsmasq (DNS), Prometheus; clang for libFuzzer;
-# podman, runc and debootstrap to build and run the Docker image without a
-# Docker engine (deploy/test-image.sh).
+# Real peers for the tests: swaks (its TLS needs Net::SSLeay, only a
+# Recommends) and aiosmtpd (SMTP clients/servers), Postfix (smtp-sink,
+# smtp-source), dnsmasq (DNS), Prometheus; clang for libFuzzer; podman, runc
+# and debootstrap to build and run the Docker image without a Docker engine
+# (deploy/test-image.sh).
 test_pkgs=(
-  clang libclang-rt-14-dev openssl curl procps iproute2 python3 python3-aiosmtpd swaks
+  clang libclang-rt-14-dev openssl curl procps iproute2 python3 python3-aiosmtpd swaks libnet-ssleay-perl
   dnsmasq-base unbound postfix prometheus sqlite3 python3-yaml
   podman runc uidmap debootstrap
 )

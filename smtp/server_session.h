@@ -73,7 +73,7 @@ struct StartTls {};             // "220 Ready to start TLS" has been sent: the t
                                 // buffered, handshakes, then calls tls_ready() or tls_failed()
 struct Authenticate {           // check these credentials (off the loop); answer auth_result()
   std::string mechanism;        // "PLAIN" or "LOGIN"
-  std::string authzid;          // PLAIN's authorization identity, usually empty
+  std::string authzid;          // PLAIN's authorization identity: empty or the user (others get 535)
   std::string user;
   std::string password;
 };
@@ -176,6 +176,7 @@ class ServerSession {
   void auth_login_user(std::string decoded);
   void challenge(std::string_view reply_line, AuthStep step);
   void end_auth();
+  void auth_failed(std::string_view reply_line);
   void finish_chunk();
   void finish_message();
   void reset_transaction();

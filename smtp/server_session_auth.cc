@@ -87,6 +87,11 @@ void ServerSession::auth_plain(std::string decoded) {
   }
   server::Authenticate a{"PLAIN", decoded.substr(0, first), decoded.substr(first + 1, second - first - 1),
                          decoded.substr(second + 1)};
+  if (!a.authzid.empty() && a.authzid != a.user) {
+    // RFC 4616 §2: the client asks to act as someone else; nobody may here. Refused
+    // before any password check, so it neither confirms nor tests the password.
+    return auth_failed("535 5.7.8 Error: authorization identity must be empty or the user name");
+  }
   pending_auth_user_ = a.user;
   emit(std::move(a));
   state_ = ServerState::AwaitingAuth;
@@ -106,16 +111,20 @@ void ServerSession::auth_result(Status result) {
   } else if (result.error().is_transient()) {
     say("454 4.7.0 Temporary authentication failure");
   } else {
-    say("535 5.7.8 Error: authentication failed");
-    reject("auth");
-    if (++auth_failures_ >= policy_.max_auth_failures) {
-      say("421 4.7.0 " + policy_.hostname + " Error: too many authentication failures");
-      close();
-    }
+    auth_failed("535 5.7.8 Error: authentication failed");
   }
   pending_auth_user_.clear();
   resume();
   finish_call();
+}
+
+void ServerSession::auth_failed(std::string_view reply_line) {
+  say(reply_line);
+  reject("auth");
+  if (++auth_failures_ >= policy_.max_auth_failures) {
+    say("421 4.7.0 " + policy_.hostname + " Error: too many authentication failures");
+    close();
+  }
 }
 
 }  // namespace tern::smtp

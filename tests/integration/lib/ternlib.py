@@ -61,7 +61,7 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
 
 
 def free_port(host="127.0.0.1"):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
@@ -189,6 +189,19 @@ class Tern:
             raise TestFailure(f"tern {' '.join(args)}: rc {res.returncode}, want {check_rc}\n"
                               f"stdout: {res.stdout!r}\nstderr: {res.stderr!r}")
         return res
+
+    def add_user(self, name, password):
+        """`tern user add NAME` with the password on stdin."""
+        self.cli("user", "add", name, input=(password + "\n").encode(), check_rc=0)
+
+    def queue_list(self):
+        """`tern queue list --json`, parsed."""
+        import json
+        return json.loads(self.cli("queue", "list", "--json", check_rc=0).stdout)
+
+    def wait_log(self, text, timeout=15, after=0):
+        """Waits until the log (from byte offset `after`) contains text."""
+        return wait_until(lambda: text in self.read_log()[after:], timeout=timeout, what=f"{text!r} in tern's log")
 
     def metrics(self):
         import urllib.request
@@ -462,6 +475,127 @@ def http_get(url, method="GET", timeout=5):
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
+
+
+class Tmpfs:
+    """A small tmpfs mounted at path (root only), unmounted by run_tests() after the test.
+
+    start() returns None when mounting is impossible here (not root, no CAP_SYS_ADMIN)."""
+
+    def __init__(self, path, size):
+        self.path = path
+        self.size = size
+        self.mounted = False
+
+    def start(self):
+        os.makedirs(self.path, exist_ok=True)
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.size},mode=0700", "tmpfs", self.path],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            self.error = res.stderr.strip()
+            return None
+        self.mounted = True
+        return _register(self)
+
+    def stop(self):
+        if self.mounted:
+            subprocess.run(["umount", "-l", self.path], capture_output=True)
+            self.mounted = False
+
+
+class SmtpConn:
+    """A raw SMTP client over a real socket, for saying what smtplib won't.
+
+    reply() reads one whole (multi-line) reply within the deadline and returns
+    (code, text); cmd() sends one line (CRLF added unless raw) and reads the
+    reply. closed() tells whether the server hung up. source: a local address
+    (e.g. "127.0.0.2") to come from; tls: an SSLContext for implicit TLS.
+    """
+
+    def __init__(self, port, host="127.0.0.1", source=None, tls=None, timeout=20.0, greeting=True):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.timeout = timeout
+        self.buf = b""
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=host)
+        self.greeting = self.reply() if greeting else None
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _line(self, deadline):
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TestFailure(f"no reply within {self.timeout}s (got {self.buf[:200]!r})")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise TestFailure(f"server closed the connection (pending {self.buf[:200]!r})")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        deadline = time.monotonic() + self.timeout
+        lines = []
+        while True:
+            line = self._line(deadline)
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                break
+        code = int(lines[-1][:3]) if lines[-1][:3].isdigit() else -1
+        return code, "\n".join(lines)
+
+    def cmd(self, line, raw=False):
+        self.send(line if raw else line + "\r\n")
+        return self.reply()
+
+    def expect(self, line, code, what=None):
+        got, text = self.cmd(line)
+        check(got == code, f"{what or line!r}: got {text!r}, want {code}")
+        return text
+
+    def starttls(self, context, server_hostname="127.0.0.1"):
+        code, text = self.cmd("STARTTLS")
+        check(code == 220, f"STARTTLS: {text!r}")
+        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+        return self.sock
+
+    def closed(self, timeout=10.0):
+        """True once the server closes (EOF or reset) within timeout; bytes read meanwhile go to buf."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+                return True
+            if not chunk:
+                return True
+            self.buf += chunk
+        return False
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def queued_id(reply_text):
+    """The queue id from "250 2.0.0 Ok: queued as ID", or None."""
+    marker = "queued as "
+    if marker not in reply_text:
+        return None
+    return reply_text.split(marker, 1)[1].split()[0]
 
 
 def swaks(*args, timeout=30):
