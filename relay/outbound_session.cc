@@ -57,6 +57,12 @@ void OutboundSession::quit() {
   pump();
 }
 
+void OutboundSession::abort() {
+  quitting_ = true;
+  job_.reset();
+  conn_.close();
+}
+
 void OutboundSession::on_connected(Status status) {
   if (!status) {
     fail_unsent("connect to " + target_.label() + ": " + status.error().message());
