@@ -233,10 +233,19 @@ Result<DbPtr> open_spool(const std::string& spool_dir, const SpoolOpen& options)
   if (auto s = check_spool_dir(spool_dir, options.create_dir); !s) return s.error();
   std::string path = database_path(spool_dir);
   // Create the file ourselves so that it is 0600 whatever the umask; SQLite
-  // gives the -wal and -shm files the same mode as the database.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::permanent("cannot open " + path + ": " + errno_text(errno));
-  if (::close(fd) != 0) return Error::permanent("cannot close " + path + ": " + errno_text(errno));
+  // gives the -wal and -shm files the same mode as the database. Only when it
+  // does not exist yet: closing any descriptor of a file drops every POSIX
+  // lock this process holds on it, those of its open SQLite connections
+  // included (the daemon opens the writer, then the scheduler's reader, then
+  // the users table). Without its SHARED lock the daemon looks gone, and the
+  // next `tern queue list` to close its connection checkpoints and deletes
+  // the live WAL: every later commit of the daemon goes to an unlinked file.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    if (::close(fd) != 0) return Error::permanent("cannot close " + path + ": " + errno_text(errno));
+  } else if (errno != EEXIST) {
+    return Error::permanent("cannot create " + path + ": " + errno_text(errno));
+  }
 
   auto db = open_db(path, false, options.busy_timeout);
   if (!db) return db.error();

@@ -1,7 +1,10 @@
 #include "queue/schema.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -87,6 +90,39 @@ TEST(Schema, ReopeningIsIdempotent) {
   ASSERT_TRUE(s.has_value());
   ASSERT_TRUE(*s->step());
   EXPECT_EQ(s->int64(0), 1);
+}
+
+// Whether another process would find a lock on `path` held by this one (a
+// process never conflicts with its own locks, so a child looks).
+bool locked_for_others(const std::string& path) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fd < 0 || ::fcntl(fd, F_GETLK, &fl) != 0) ::_exit(2);
+    ::_exit(fl.l_type == F_UNLCK ? 0 : 1);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 1;
+}
+
+// The daemon opens several connections (writer, scheduler's reader, users).
+// Opening another must not drop the POSIX locks of those already open:
+// without them another process (`tern queue list`) takes the daemon for gone
+// and deletes the live WAL when it closes.
+TEST(Schema, OpeningAgainKeepsTheLocksOfOpenConnections) {
+  ScratchDir dir;
+  auto first = open_spool(dir.spool(), SpoolOpen{.create_dir = true});
+  ASSERT_TRUE(first.has_value()) << first.error().message();
+  ASSERT_EQ(pragma_text(first->get(), "user_version"), std::to_string(kSchemaVersion));
+  const std::string path = database_path(dir.spool());
+  ASSERT_TRUE(locked_for_others(path)) << "an open WAL connection holds a lock on the database file";
+  auto second = open_spool(dir.spool(), SpoolOpen{});
+  ASSERT_TRUE(second.has_value()) << second.error().message();
+  EXPECT_TRUE(locked_for_others(path)) << "opening a second connection dropped the first one's lock";
 }
 
 TEST(Schema, RefusesANewerSchema) {
