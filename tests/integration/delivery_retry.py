@@ -11,8 +11,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from ternlib import (DeliveryLab, check, log_events, parse_dsn, queue_show, run_tests,  # noqa: E402
-                     wait_log, wait_queue_empty, wait_until)
+from ternlib import (DeliveryLab, check, log_events, parse_dsn, queue_list, queue_show,  # noqa: E402
+                     run_tests, wait_log, wait_queue_empty, wait_until)
 
 EXAMPLE = dict(mx=[("example.test", "mx1.example.test", 10)], hosts=[("mx1.example.test", "127.0.0.2")])
 
@@ -172,6 +172,25 @@ def test_sigterm_during_delivery_then_restart(workdir):
     check(wait_log(tern, "delivery", msg=qid, result="delivered"), "not delivered")
 
 
+def test_queue_cli_while_serving_loses_nothing(workdir):
+    """`tern queue list` run against the live spool must not disturb the
+    daemon: mail acknowledged after it shows in the next listing and survives
+    kill -9 (a CLI once deleted the daemon's live WAL when it closed)."""
+    lab = DeliveryLab(workdir, **EXAMPLE)
+    lab.sink("127.0.0.2", data_reply=(451, "4.3.0 not now"))  # everything stays queued
+    tern = lab.start_tern()
+    first = lab.submit("a@src.test", ["q1@example.test"], subject="before the listing")
+    check([r["id"] for r in queue_list(tern)] == [first], "first message not listed")
+    second = lab.submit("a@src.test", ["q2@example.test"], subject="after the listing")
+    wait_log(tern, "delivery", msg=second)  # the daemon has written more since the listing
+    listed = sorted(r["id"] for r in queue_list(tern))
+    check(listed == sorted([first, second]), f"listed {listed} after the second message, want both")
+    tern.kill9()
+    tern.start()
+    listed = sorted(r["id"] for r in queue_list(tern))
+    check(listed == sorted([first, second]), f"after kill -9 and restart the queue holds {listed}")
+
+
 if __name__ == "__main__":
     run_tests([
         test_451_then_delivered_on_retry,
@@ -181,4 +200,5 @@ if __name__ == "__main__":
         test_connection_reuse_and_limit,
         test_kill9_during_delivery_then_restart,
         test_sigterm_during_delivery_then_restart,
+        test_queue_cli_while_serving_loses_nothing,
     ])
