@@ -10,7 +10,6 @@ namespace {
 
 using std::chrono::hours;
 using std::chrono::milliseconds;
-using std::chrono::minutes;
 using std::chrono::seconds;
 
 std::string env_name(std::string_view dotted) {
@@ -131,8 +130,10 @@ std::vector<ConfigKey> build_keys() {
                duration(seconds{1}, hours{1})),
       make_key("delivery.retry_schedule", [](auto& c) -> auto& { return c.delivery.retry_schedule; },
                codec::List<codec::Duration>{duration(seconds{1})}),
+      // Floor 1s like retry_schedule's items, so tests can watch mail expire;
+      // config_validate.cc also wants it >= the first retry delay.
       make_key("delivery.max_queue_lifetime", [](auto& c) -> auto& { return c.delivery.max_queue_lifetime; },
-               duration(minutes{1})),
+               duration(seconds{1})),
       make_key("delivery.bounce", [](auto& c) -> auto& { return c.delivery.bounce; }, codec::Bool{}),
 
       make_key("dns.servers", [](auto& c) -> auto& { return c.dns.servers; },

@@ -194,7 +194,10 @@ void DeliveryWorker::Impl::close_everything() {
   stopping = true;
   std::vector<OutboundSession*> all;
   for (auto& [ptr, s] : sessions) all.push_back(ptr);
-  for (OutboundSession* s : all) s->quit();
+  // The grace time is over: a polite QUIT would wait for the reply to the
+  // message in progress (up to 2x command_timeout) and keep the loop, and so
+  // the shutdown, alive. Unrecorded jobs are due again after a restart.
+  for (OutboundSession* s : all) s->abort();
   resolver.reset();
   heartbeat.reset();
   mailbox->close();

@@ -57,6 +57,12 @@ void OutboundSession::quit() {
   pump();
 }
 
+void OutboundSession::abort() {
+  quitting_ = true;
+  job_.reset();
+  conn_.close();
+}
+
 void OutboundSession::on_connected(Status status) {
   if (!status) {
     fail_unsent("connect to " + target_.label() + ": " + status.error().message());
@@ -82,6 +88,13 @@ void OutboundSession::on_plaintext(std::string_view bytes) {
 }
 
 void OutboundSession::on_eof() {
+  if (conn_.tls_active() && !conn_.tls()->handshake_done()) {
+    // A server that gives up on the handshake often just hangs up, with no
+    // alert: that is a failed handshake too (opportunistic TLS falls back to
+    // plaintext), not a lost connection.
+    on_transport_error(Error::transient("connection closed during the TLS handshake"));
+    return;
+  }
   client_.receive_eof();
   pump();
   conn_.close();

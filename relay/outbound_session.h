@@ -63,6 +63,9 @@ class OutboundSession final : public Connection::Handler {
   // Sends another job on this (idle, reusable) connection.
   void send(std::unique_ptr<DeliveryJob> job);
   void quit();
+  // Closes the connection now, without QUIT and without reporting the job in
+  // progress (it stays unrecorded, so it is due again after a restart).
+  void abort();
   bool busy() const { return job_ != nullptr; }
   const OutboundTarget& target() const { return target_; }
   bool tls_used() const { return conn_.tls_active(); }

@@ -1,10 +1,7 @@
 #include "queue/schema.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -90,38 +87,6 @@ TEST(Schema, ReopeningIsIdempotent) {
   ASSERT_TRUE(s.has_value());
   ASSERT_TRUE(*s->step());
   EXPECT_EQ(s->int64(0), 1);
-}
-
-// A second open_spool() in the daemon (scheduler, authenticator) must not drop
-// the first connection's POSIX locks: without them, another process closing
-// its connection (any `tern queue` or `tern user` command) believes it is the
-// last one, checkpoints and deletes the live WAL, and later commits go to the
-// deleted file and vanish. A forked child (which must not touch SQLite: it
-// would inherit this process's lock bookkeeping) asks the kernel whether
-// anybody else holds a lock on queue.db.
-TEST(Schema, SecondOpenInOneProcessKeepsTheLocksOfTheFirst) {
-  ScratchDir dir;
-  auto daemon = open_spool(dir.spool(), SpoolOpen{.create_dir = true});
-  ASSERT_TRUE(daemon.has_value()) << daemon.error().message();
-  ASSERT_TRUE(exec(daemon->get(), "INSERT INTO users (name, hash, created_at) VALUES ('a', 'h', 1)").has_value());
-  auto other = open_spool(dir.spool(), SpoolOpen{});  // same process, e.g. the scheduler's reader
-  ASSERT_TRUE(other.has_value()) << other.error().message();
-
-  const std::string path = database_path(dir.spool());
-  pid_t child = ::fork();
-  ASSERT_NE(child, -1);
-  if (child == 0) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    struct flock probe {};
-    probe.l_type = F_WRLCK;
-    probe.l_whence = SEEK_SET;  // start 0, len 0: the whole file
-    int rc = fd < 0 ? -1 : ::fcntl(fd, F_GETLK, &probe);
-    ::_exit(rc != 0 ? 2 : probe.l_type == F_UNLCK ? 1 : 0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "queue.db is not locked by its open connections (1) or the probe failed (2)";
 }
 
 TEST(Schema, RefusesANewerSchema) {

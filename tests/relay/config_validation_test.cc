@@ -163,7 +163,8 @@ TEST_F(ConfigRefusals, DurationRanges) {
       {"[delivery]\nretry_schedule = [\"5m\", \"500ms\"]\n", {},
        {"delivery.retry_schedule: item 2: must be at least 1s, got 500ms"}},
       {"[delivery]\nretry_schedule = [\"5m\", \"5x\"]\n", {}, {"delivery.retry_schedule: item 2: \"5x\" is not a duration"}},
-      {"[delivery]\nmax_queue_lifetime = \"30s\"\n", {}, {"delivery.max_queue_lifetime: must be at least 1m, got 30s"}},
+      {"[delivery]\nmax_queue_lifetime = \"500ms\"\n", {},
+       {"delivery.max_queue_lifetime: must be at least 1s, got 500ms"}},
       {"[delivery]\nmax_queue_lifetime = \"2m\"\n", {},
        {"delivery.max_queue_lifetime: must be at least the first delay of delivery.retry_schedule (5m, default), got 2m "
         "(in $FILE:2)"}},

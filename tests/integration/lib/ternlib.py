@@ -238,12 +238,19 @@ class Sink:
     data_reply: optional (code, text) for the end of DATA; defer_first: the
     first N DATA ends get 451. tls: (cert, key) to offer STARTTLS. auth: a
     dict user -> password to require AUTH (PLAIN/LOGIN, after STARTTLS).
+    tls_ciphers: TLS 1.2 only, with this OpenSSL cipher list.
+    stall_data: the first N DATA ends wait (no reply) until release() or
+    until the client goes away; `stalled` counts how many are waiting.
+    Counters: `connections` (TCP connections accepted, STARTTLS not counted
+    twice), `active` and `peak_active` (concurrent connections), `sessions`
+    (EHLOs). Each recorded message has its arrival time.monotonic() in "at".
     """
 
     def __init__(self, host="127.0.0.1", port=None, rcpt_rules=(), data_reply=None, defer_first=0,
-                 tls=None, auth=None, implicit_tls=False):
+                 tls=None, auth=None, implicit_tls=False, stall_data=0, tls_ciphers=None):
+        import asyncio
         from aiosmtpd.controller import Controller
-        from aiosmtpd.smtp import AuthResult, LoginPassword
+        from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
         self.host = host
         self.port = port or free_port(host)
         self.messages = []
@@ -251,7 +258,13 @@ class Sink:
         self.rcpt_rules = list(rcpt_rules)
         self.data_reply = data_reply
         self.defer_left = defer_first
+        self.stall_left = stall_data
+        self.stalled = 0
+        self.released = threading.Event()
         self.sessions = 0
+        self.connections = 0
+        self.active = 0
+        self.peak_active = 0
         sink = self
 
         class Handler:
@@ -271,6 +284,18 @@ class Sink:
 
             async def handle_DATA(self, server, session, envelope):
                 with sink.lock:
+                    stall = sink.stall_left > 0
+                    if stall:
+                        sink.stall_left -= 1
+                        sink.stalled += 1
+                if stall:
+                    try:
+                        while not sink.released.is_set():  # cancelled when the client goes away
+                            await asyncio.sleep(0.02)
+                    finally:
+                        with sink.lock:
+                            sink.stalled -= 1
+                with sink.lock:
                     if sink.defer_left > 0:
                         sink.defer_left -= 1
                         return "451 4.3.0 try again later"
@@ -280,8 +305,12 @@ class Sink:
                         "mail_from": envelope.mail_from,
                         "rcpt_tos": list(envelope.rcpt_tos),
                         "data": envelope.original_content,
-                        "tls": session.ssl is not None,
+                        # STARTTLS sets session.ssl; implicit TLS shows only on the transport
+                        "tls": session.ssl is not None
+                        or server.transport.get_extra_info("ssl_object") is not None,
                         "auth": getattr(session, "authenticated", False),
+                        "helo": session.host_name,
+                        "at": time.monotonic(),
                     })
                 return "250 2.0.0 OK queued"
 
@@ -300,6 +329,9 @@ class Sink:
         if tls or implicit_tls:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(*tls)
+            if tls_ciphers:  # e.g. a suite the client refuses: the handshake fails
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+                ctx.set_ciphers(tls_ciphers)
             if implicit_tls:
                 kwargs["ssl_context"] = ctx
             else:
@@ -309,15 +341,44 @@ class Sink:
             kwargs["authenticator"] = authenticator
             kwargs["auth_required"] = True
             kwargs["auth_require_tls"] = not implicit_tls and tls is not None
-        self.controller = Controller(Handler(), hostname=host, port=self.port, decode_data=False,
-                                     enable_SMTPUTF8=True, server_hostname="sink.test",
-                                     ready_timeout=10, **kwargs)
+
+        class CountingSMTP(SMTP):
+            def connection_made(self, transport):
+                first = self.transport is None  # STARTTLS calls this again on the same connection
+                super().connection_made(transport)
+                if first:
+                    with sink.lock:
+                        sink.connections += 1
+                        sink.active += 1
+                        sink.peak_active = max(sink.peak_active, sink.active)
+
+            def connection_lost(self, error):
+                with sink.lock:
+                    sink.active -= 1
+                super().connection_lost(error)
+
+        class CountingController(Controller):
+            def factory(self):
+                return CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+        self.controller = CountingController(Handler(), hostname=host, port=self.port, decode_data=False,
+                                             enable_SMTPUTF8=True, server_hostname="sink.test",
+                                             ready_timeout=10, **kwargs)
 
     def start(self):
         self.controller.start()
-        return _register(self)
+        _register(self)
+        # Controller.start() connects once itself to check the server is up:
+        # that connection is not the test's.
+        wait_until(lambda: self.active == 0, timeout=10, what="the sink's own probe connection to close")
+        with self.lock:
+            self.connections = 0
+            self.peak_active = 0
+            self.sessions = 0
+        return self
 
     def stop(self):
+        self.released.set()
         with contextlib.suppress(Exception):
             self.controller.stop()
 
@@ -326,9 +387,19 @@ class Sink:
             return len(self.messages)
 
     def wait_for(self, n, timeout=20):
-        wait_until(lambda: self.count() >= n, timeout=timeout, what=f"{n} message(s) at sink :{self.port}")
+        wait_until(lambda: self.count() >= n, timeout=timeout,
+                   what=f"{n} message(s) at sink {self.host}:{self.port}")
         with self.lock:
             return list(self.messages)
+
+    def wait_stalled(self, n, timeout=20):
+        def enough():
+            with self.lock:
+                return self.stalled >= n
+        wait_until(enough, timeout=timeout, what=f"{n} DATA end(s) stalled at sink {self.host}:{self.port}")
+
+    def release(self):
+        self.released.set()
 
 
 class Dnsmasq:
@@ -596,6 +667,226 @@ def queued_id(reply_text):
     if marker not in reply_text:
         return None
     return reply_text.split(marker, 1)[1].split()[0]
+
+
+class RawListener:
+    """A TCP listener that is not an SMTP server: it accepts and then either
+    says nothing at all (banner=None: a silent server) or sends `banner`
+    (e.g. b"421 4.3.2 busy\\r\\n") and, with close=True, hangs up. `accepted`
+    counts connections."""
+
+    def __init__(self, host, port, banner=None, close=False):
+        self.host = host
+        self.port = port
+        self.banner = banner
+        self.close = close
+        self.accepted = 0
+        self.lock = threading.Lock()
+        self.conns = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return _register(self)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with self.lock:
+                self.accepted += 1
+            with contextlib.suppress(OSError):
+                if self.banner is not None:
+                    conn.sendall(self.banner)
+            if self.close:
+                conn.close()
+            else:
+                self.conns.append(conn)  # held open, never read: the peer waits in vain
+
+    def count(self):
+        with self.lock:
+            return self.accepted
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.close()
+        self.sock.close()
+
+
+def common_free_port(hosts, attempts=50):
+    """A TCP port that is free on every one of `hosts` right now."""
+    for _ in range(attempts):
+        port = free_port(hosts[0])
+        ok = True
+        for host in hosts[1:]:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return port
+    raise TestFailure(f"no port free on all of {hosts}")
+
+
+def submit(port, sender, recipients, subject="test", body="hello\r\n", headers=(), host="127.0.0.1",
+           timeout=30):
+    """Submits one message over plain SMTP with smtplib (no AUTH: the client
+    must be trusted) and returns tern's queue id from the 250 reply. An
+    empty sender is MAIL FROM:<>."""
+    import smtplib
+    lines = [f"From: <{sender or 'nobody@nowhere.test'}>", "To: " + ", ".join(f"<{r}>" for r in recipients),
+             f"Subject: {subject}", f"Message-ID: <{subject.replace(' ', '.')}.{time.time_ns()}@src.test>",
+             *headers]
+    data = ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+    with smtplib.SMTP(host, port, timeout=timeout) as s:
+        s.ehlo("client.test")
+        code, msg = s.mail(sender)
+        check(code == 250, f"MAIL FROM:<{sender}>: {code} {msg!r}")
+        for r in recipients:
+            code, msg = s.rcpt(r)
+            check(code == 250, f"RCPT TO:<{r}>: {code} {msg!r}")
+        code, msg = s.data(data)
+        check(code == 250, f"DATA: {code} {msg!r}")
+    text = msg.decode()
+    check("queued as " in text, f"no queue id in {text!r}")
+    return text.rsplit("queued as ", 1)[1].split()[0]
+
+
+_LOG_FIELD = None
+
+
+def parse_log_line(line):
+    """A key=value log line as a dict ({} if it is not one)."""
+    import re
+    global _LOG_FIELD
+    if _LOG_FIELD is None:
+        _LOG_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+    out = {}
+    for key, value in _LOG_FIELD.findall(line):
+        if value.startswith('"'):
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        out[key] = value
+    return out
+
+
+class DeliveryLab:
+    """tern in MX mode against real peers: dnsmasq on 127.0.0.1 answering
+    for the test domains, and receiving servers on 127.0.0.2, 127.0.0.3, ...
+    all on one port (delivery.smtp_port). Retries are one second apart.
+
+    mx: (domain, host, pref); hosts: (name, address). src.test (the senders'
+    domain, where DSNs go) is always there: MX mx.src.test -> 127.0.0.9.
+    """
+
+    ADDRESSES = [f"127.0.0.{i}" for i in range(2, 13)]
+    SRC_ADDRESS = "127.0.0.9"
+
+    def __init__(self, workdir, mx=(), hosts=(), null_mx=(), timeout_domains=()):
+        self.workdir = workdir
+        self.port = common_free_port(self.ADDRESSES)
+        mx = list(mx) + [("src.test", "mx.src.test", 10)]
+        hosts = list(hosts) + [("mx.src.test", self.SRC_ADDRESS)]
+        self.dns = Dnsmasq(mx=mx, hosts=hosts, null_mx=null_mx, timeout_domains=timeout_domains).start()
+        self.tern = None
+
+    def sink(self, address, **kwargs):
+        return Sink(host=address, port=self.port, **kwargs).start()
+
+    def src_sink(self, **kwargs):
+        """The sink for src.test: where bounces to a@src.test arrive."""
+        return self.sink(self.SRC_ADDRESS, **kwargs)
+
+    def raw(self, address, **kwargs):
+        return RawListener(address, self.port, **kwargs).start()
+
+    def start_tern(self, delivery=None, config=None, env=None, name="tern"):
+        cfg = {
+            "submission": {"trusted_networks": ["127.0.0.0/8"]},
+            "delivery": {"smtp_port": self.port, "retry_schedule": ["1s"], "connect_timeout": "5s",
+                         "command_timeout": "20s"},
+            "dns": {"servers": [f"127.0.0.1:{self.dns.port}"], "timeout": "1s"},
+        }
+        cfg["delivery"].update(delivery or {})
+        for section, value in (config or {}).items():
+            if isinstance(value, dict):
+                cfg.setdefault(section, {}).update(value)
+            else:
+                cfg[section] = value
+        self.tern = Tern(self.workdir, cfg, env=env, name=name).start()
+        return self.tern
+
+    def submit(self, sender, recipients, **kwargs):
+        return submit(self.tern.submission_port, sender, recipients, **kwargs)
+
+
+def log_events(tern, event=None, **match):
+    """tern's log lines (parsed) with that event and those field values."""
+    out = []
+    for line in tern.read_log().splitlines():
+        fields = parse_log_line(line)
+        if event is not None and fields.get("event") != event:
+            continue
+        if all(fields.get(k) == v for k, v in match.items()):
+            out.append(fields)
+    return out
+
+
+def wait_log(tern, event, timeout=20, count=1, **match):
+    """Waits until tern has logged `count` lines of `event` with those fields."""
+    return wait_until(lambda: (lambda found: found if len(found) >= count else None)(
+        log_events(tern, event, **match)), timeout=timeout,
+        what=f"{count} log line(s) event={event} {match}")
+
+
+def queue_list(tern):
+    import json
+    res = tern.cli("queue", "list", "--json", check_rc=0)
+    return json.loads(res.stdout.decode())
+
+
+def wait_queue_empty(tern, timeout=20):
+    wait_until(lambda: queue_list(tern) == [], timeout=timeout, interval=0.2, what="the queue to be empty")
+
+
+def queue_show(tern, message_id):
+    return tern.cli("queue", "show", message_id, check_rc=0).stdout.decode()
+
+
+def parse_dsn(raw):
+    """Checks that `raw` (bytes) is an RFC 3464 report and takes it apart:
+    returns (message, per_message_fields, [per_recipient_fields...],
+    returned_headers_text)."""
+    import email
+    import email.policy
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    check(msg.get_content_type() == "multipart/report", f"DSN is {msg.get_content_type()}, not multipart/report")
+    check(msg.get_param("report-type") == "delivery-status",
+          f"DSN report-type is {msg.get_param('report-type')!r}")
+    parts = msg.get_payload()
+    check(isinstance(parts, list) and len(parts) >= 3, f"DSN has {len(parts) if isinstance(parts, list) else 0} parts")
+    check(parts[0].get_content_type() == "text/plain", f"DSN part 1 is {parts[0].get_content_type()}")
+    check(parts[1].get_content_type() == "message/delivery-status", f"DSN part 2 is {parts[1].get_content_type()}")
+    blocks = parts[1].get_payload()
+    check(isinstance(blocks, list) and len(blocks) >= 2, "message/delivery-status without recipient blocks")
+    returned = parts[2]
+    check(returned.get_content_type() in ("text/rfc822-headers", "message/rfc822"),
+          f"DSN part 3 is {returned.get_content_type()}")
+    payload = returned.get_payload()
+    text = payload if isinstance(payload, str) else "".join(str(p) for p in payload)
+    return msg, blocks[0], blocks[1:], text
 
 
 def swaks(*args, timeout=30):
