@@ -14,6 +14,8 @@
 
 namespace tern::relay {
 
+class BounceCollector;
+
 struct DeliveryJob {
   std::string message_id;
   std::string destination;                // routing key: lower-cased domain, or "relayhost"
@@ -22,6 +24,9 @@ struct DeliveryJob {
   std::vector<int> attempts;                // attempts so far, parallel to envelope.recipients
   std::shared_ptr<const std::string> data;  // the whole message; shared by the jobs of one message
   std::chrono::system_clock::time_point received_at;
+  // Shared by the jobs of a message cut into several (nullptr when it is one
+  // job): its bounces are recorded together, with one DSN.
+  std::shared_ptr<BounceCollector> bounces;
 
   // Progress of this attempt through the destination's hosts (worker-private).
   std::size_t host_index = 0;   // next MX host address to try

@@ -2,6 +2,7 @@
 #include "relay/delivery_outcome.h"
 
 #include <cctype>
+#include <iterator>
 
 #include "metrics/metrics.h"
 #include "queue/queue_id.h"
@@ -78,6 +79,7 @@ std::unique_ptr<DeliveryJob> split_delivered(
     part->received_at = job.received_at;
     part->host_index = job.host_index;
     part->no_tls = job.no_tls;
+    part->bounces = job.bounces;
   }
   for (std::size_t i = 0; i < job.envelope.recipients.size(); ++i) {
     const bool ok = i < finished.recipients.size() && finished.recipients[i].status == Status::Delivered;
@@ -111,7 +113,7 @@ RecordBatch build_record(const DeliveryJob& job, const std::vector<RecipientOutc
   RecordBatch batch;
   const DeliveryConfig& cfg = settings.delivery;
   const bool expired = now - job.received_at >= cfg.max_queue_lifetime;
-  std::vector<FailedRecipient> failed;
+  std::vector<FailedRecipient>& failed = batch.failed;
   for (std::size_t i = 0; i < job.envelope.recipients.size() && i < outcomes.size(); ++i) {
     const RecipientOutcome& o = outcomes[i];
     const smtp::Recipient& rcpt = job.envelope.recipients[i];
@@ -173,28 +175,46 @@ RecordBatch build_record(const DeliveryJob& job, const std::vector<RecipientOutc
     batch.attempts.push_back(std::move(rec));
   }
 
-  if (!failed.empty() && cfg.bounce && !job.envelope.sender.is_null()) {
-    DsnInput in;
-    in.hostname = settings.hostname;
-    in.queue_id = job.message_id;
-    in.dsn_message_id = queue::make_queue_id();
-    in.original_sender = job.envelope.sender;
-    in.original_params = job.envelope.params;
-    in.arrival_date = smtp::format_mail_date(to_seconds(job.received_at));
-    in.date = smtp::format_mail_date(to_seconds(now));
-    in.failed = std::move(failed);
-    in.original_message = job.data ? std::string_view(*job.data) : std::string_view();
-    if (auto dsn = build_dsn(in)) {
-      queue::NewMessage msg;
-      msg.id = in.dsn_message_id;
-      msg.envelope = std::move(dsn->envelope);
-      msg.data = std::move(dsn->data);
-      msg.received_at = now;
-      log_info("bounce", {{"msg", job.message_id}, {"dsn", msg.id}, {"to", job.envelope.sender.str()}});
-      batch.dsns.push_back(std::move(msg));
-    }
-  }
   return batch;
+}
+
+std::optional<queue::NewMessage> make_dsn(const DeliveryJob& job, std::vector<FailedRecipient> failed,
+                                          const DeliverySettings& settings, system_clock::time_point now) {
+  if (failed.empty() || !settings.delivery.bounce || job.envelope.sender.is_null()) return std::nullopt;
+  DsnInput in;
+  in.hostname = settings.hostname;
+  in.queue_id = job.message_id;
+  in.dsn_message_id = queue::make_queue_id();
+  in.original_sender = job.envelope.sender;
+  in.original_params = job.envelope.params;
+  in.arrival_date = smtp::format_mail_date(to_seconds(job.received_at));
+  in.date = smtp::format_mail_date(to_seconds(now));
+  in.failed = std::move(failed);
+  in.original_message = job.data ? std::string_view(*job.data) : std::string_view();
+  auto dsn = build_dsn(in);
+  if (!dsn) return std::nullopt;
+  queue::NewMessage msg;
+  msg.id = in.dsn_message_id;
+  msg.envelope = std::move(dsn->envelope);
+  msg.data = std::move(dsn->data);
+  msg.received_at = now;
+  log_info("bounce", {{"msg", job.message_id},
+                      {"dsn", msg.id},
+                      {"to", job.envelope.sender.str()},
+                      {"rcpts", in.failed.size()}});
+  return msg;
+}
+
+bool BounceCollector::finish_job(std::vector<queue::AttemptRecord>& attempts, std::vector<FailedRecipient>& failed) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::move(attempts.begin(), attempts.end(), std::back_inserter(attempts_));
+  std::move(failed.begin(), failed.end(), std::back_inserter(failed_));
+  attempts.clear();
+  failed.clear();
+  if (--open_jobs_ > 0) return false;
+  attempts.swap(attempts_);
+  failed.swap(failed_);
+  return true;
 }
 
 }  // namespace tern::relay

@@ -3,6 +3,7 @@
 #include "relay/delivery_worker.h"
 
 #include <algorithm>
+#include <iterator>
 #include <deque>
 #include <random>
 #include <unordered_map>
@@ -110,8 +111,12 @@ struct DeliveryWorker::Impl final : OutboundOwner {
   std::size_t connection_limit() const;
   OutboundOptions options_for(const DeliveryJob& job) const;
   bool host_down(const OutboundTarget& target) const;
+  // Records outcomes. A job's last record (`ends_job`) also ends its part in
+  // the message's delivery: the scheduler hears of it after the commit, and
+  // its bounces join the message's others for one DSN. The delivered part of
+  // a job that goes on to the next host is recorded with ends_job = false.
   void record(std::unique_ptr<DeliveryJob> job, std::vector<RecipientOutcome> outcomes, const std::string& host,
-              bool tls);
+              bool tls, bool ends_job = true);
   void maybe_forget(Destination& dest);
   void close_everything();
 
@@ -425,7 +430,7 @@ void DeliveryWorker::Impl::on_job_finished(OutboundSession& session, std::unique
       // Everything not delivered goes to the next host; delivered ones are recorded.
       std::unique_ptr<DeliveryJob> rest = split_delivered(*job, finished, [&](std::unique_ptr<DeliveryJob> done,
                                                                               std::vector<RecipientOutcome> o) {
-        record(std::move(done), std::move(o), target.label(), finished.tls);
+        record(std::move(done), std::move(o), target.label(), finished.tls, /*ends_job=*/false);
       });
       if (rest) {
         rest->last_error = finished.recipients.empty() ? "" : finished.recipients.front().detail;
@@ -471,14 +476,34 @@ void DeliveryWorker::Impl::maybe_forget(Destination& dest) {
 }
 
 void DeliveryWorker::Impl::record(std::unique_ptr<DeliveryJob> job, std::vector<RecipientOutcome> outcomes,
-                                  const std::string& host, bool tls) {
+                                  const std::string& host, bool tls, bool ends_job) {
   RecordBatch batch = build_record(*job, outcomes, host, tls, *settings, rng(), services.metrics);
-  in_progress.fetch_sub(1);
-  auto done = services.job_recorded;
+  std::vector<queue::NewMessage> dsns;
+  if (ends_job) {
+    if (job->bounces) {
+      // Bounces wait for the message's last job; this one keeps the rest.
+      std::vector<queue::AttemptRecord> bounced;
+      auto keep = std::stable_partition(batch.attempts.begin(), batch.attempts.end(), [](const auto& a) {
+        return a.outcome != queue::AttemptRecord::Outcome::Bounced;
+      });
+      std::move(keep, batch.attempts.end(), std::back_inserter(bounced));
+      batch.attempts.erase(keep, batch.attempts.end());
+      if (job->bounces->finish_job(bounced, batch.failed)) {
+        std::move(bounced.begin(), bounced.end(), std::back_inserter(batch.attempts));
+      } else {
+        batch.failed.clear();  // collected: the last job sends them
+      }
+    }
+    if (auto dsn = make_dsn(*job, std::move(batch.failed), *settings)) dsns.push_back(std::move(*dsn));
+    in_progress.fetch_sub(1);
+  }
+  auto done = ends_job ? services.job_recorded : nullptr;
+  auto wake = dsns.empty() ? nullptr : services.dsn_enqueued;
   std::string id = job->message_id;
-  services.writer->record(std::move(batch.attempts), std::move(batch.dsns), [done, id](Status st) {
+  services.writer->record(std::move(batch.attempts), std::move(dsns), [done, wake, id](Status st) {
     if (!st) log_error("record_failed", {{"msg", id}, {"error", st.error().message()}});
     if (done) done(id);
+    if (st && wake) wake();
   });
 }
 

@@ -53,6 +53,9 @@ class DeliveryWorker {
     metrics::Metrics* metrics = nullptr;    // thread-safe
     // Called (from the writer thread) once a job's outcome is committed.
     std::function<void(const std::string& message_id)> job_recorded;
+    // Called (from the writer thread) when a committed record enqueued a DSN,
+    // so it is attempted now rather than at the next poll of the queue.
+    std::function<void()> dsn_enqueued;
   };
 
   DeliveryWorker(unsigned index, Services services, std::shared_ptr<const DeliverySettings> settings);

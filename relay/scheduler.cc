@@ -8,6 +8,7 @@
 
 #include "metrics/metrics.h"
 #include "queue/reader.h"
+#include "relay/delivery_outcome.h"
 #include "relay/delivery_worker.h"
 #include "relay/log.h"
 #include "relay/mailbox.h"
@@ -192,6 +193,10 @@ int Scheduler::Impl::dispatch(const std::string& id, const smtp::Path& sender, c
     job->attempts.push_back(r.attempts);
   }
   const int parts = static_cast<int>(jobs.size());
+  if (parts > 1) {
+    auto bounces = std::make_shared<BounceCollector>(parts);  // shared: the jobs may go to different workers
+    for (auto& [destination, job] : jobs) job->bounces = bounces;
+  }
   {
     std::lock_guard<std::mutex> lock(mutex);
     in_flight[id].parts = parts;

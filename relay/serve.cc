@@ -128,6 +128,9 @@ Status Daemon::start() {
     services.job_recorded = [this](const std::string& id) {
       if (scheduler_) scheduler_->job_recorded(id);
     };
+    services.dsn_enqueued = [this] {
+      if (scheduler_) scheduler_->wake();
+    };
     workers_.push_back(std::make_unique<DeliveryWorker>(i, std::move(services), *settings));
     if (Status st = workers_.back()->start(); !st) return st.error().prefixed("delivery worker");
     raw_workers.push_back(workers_.back().get());

@@ -68,6 +68,32 @@ def test_550_for_one_of_two_recipients(workdir):
     check(tern.metric("tern_deliveries_total", {"result": "bounced"}) == 1.0, "bounced counter")
 
 
+def test_one_dsn_for_bounces_in_several_domains(workdir):
+    """A message to four domains: one takes it, one refuses with 550, one has
+    a null MX, one does not exist. The three failures, decided by different
+    jobs (one per domain, possibly on different workers), come back in ONE
+    DSN, and the message leaves the queue."""
+    lab = DeliveryLab(workdir, mx=[("example.test", "mx1.example.test", 10),
+                                   ("refuse.test", "mx.refuse.test", 10)],
+                      hosts=[("mx1.example.test", "127.0.0.2"), ("mx.refuse.test", "127.0.0.3")],
+                      null_mx=["nullmx.test"])
+    ok = lab.sink("127.0.0.2")
+    lab.sink("127.0.0.3", rcpt_rules=[("", 550, "5.1.1 no such user here")])
+    src = lab.src_sink()
+    tern = lab.start_tern()
+    qid = lab.submit("a@src.test", ["ok@example.test", "r@refuse.test", "n@nullmx.test", "x@nx.test"],
+                     subject="four domains")
+    check(ok.wait_for(1)[0]["rcpt_tos"] == ["ok@example.test"], "the good recipient was not delivered")
+    dsn = src.wait_for(1, timeout=30)[0]
+    check(sorted(dsn_recipients(dsn)) == ["n@nullmx.test", "r@refuse.test", "x@nx.test"],
+          f"the DSN lists {sorted(dsn_recipients(dsn))}")
+    wait_queue_empty(tern)
+    time.sleep(1.5)  # a second DSN would have been sent by now (it is attempted at once)
+    check(src.count() == 1, f"{src.count()} DSNs for one message, want 1")
+    bounces = log_events(tern, "bounce", msg=qid)
+    check(len(bounces) == 1 and bounces[0].get("rcpts") == "3", f"bounce log lines: {bounces}")
+
+
 def test_no_bounce_for_null_sender(workdir):
     """MAIL FROM:<> to a 550 recipient: bounced, and no DSN at all. A second,
     ordinary message bounced after it shows the DSN path works (its DSN is
@@ -195,6 +221,7 @@ if __name__ == "__main__":
     run_tests([
         test_451_then_delivered_on_retry,
         test_550_for_one_of_two_recipients,
+        test_one_dsn_for_bounces_in_several_domains,
         test_no_bounce_for_null_sender,
         test_queue_lifetime_exceeded_bounces,
         test_connection_reuse_and_limit,
