@@ -28,7 +28,8 @@ void Authenticator::verify(std::string user, std::string password, std::string c
     }
     Status result = check(user, password);
     if (result) {
-      forget_failures(client);
+      // A success does not clear the address's failures: one valid account
+      // must not buy unlimited guesses at the others' passwords.
       log_info("auth", {{"user", user}, {"client", client}, {"result", "ok"}});
     } else if (result.error().is_permanent()) {
       count_failure(client);
@@ -89,12 +90,12 @@ void Authenticator::count_failure(const std::string& client) {
     f.since = now;
   }
   ++f.count;
-  if (failures_.size() > 100000) failures_.clear();  // bounded: a flood of addresses only resets the memory
-}
-
-void Authenticator::forget_failures(const std::string& client) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  failures_.erase(client);
+  if (failures_.size() > kMaxTracked) {
+    // Bounded memory: drop the expired entries; a flood of live ones from
+    // more addresses than that only resets the memory.
+    std::erase_if(failures_, [&](const auto& entry) { return now - entry.second.since > kFailureWindow; });
+    if (failures_.size() > kMaxTracked) failures_.clear();
+  }
 }
 
 }  // namespace tern::relay

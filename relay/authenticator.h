@@ -7,6 +7,7 @@
 // password guessing, and the CPU it costs). Thread-safe.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -26,6 +27,7 @@ class Authenticator {
  public:
   static constexpr int kMaxFailures = 10;
   static constexpr std::chrono::minutes kFailureWindow{5};
+  static constexpr std::size_t kMaxTracked = 100000;  // client addresses remembered
 
   Authenticator(std::string spool_dir, metrics::Metrics* metrics, unsigned threads = 2);
   ~Authenticator();
@@ -39,7 +41,6 @@ class Authenticator {
   Status check(const std::string& user, const std::string& password);
   bool throttled(const std::string& client);
   void count_failure(const std::string& client);
-  void forget_failures(const std::string& client);
 
   std::string spool_;
   metrics::Metrics* metrics_;

@@ -338,6 +338,26 @@ def test_wrong_password_counted_and_throttled(workdir):
     code, text = c.cmd("AUTH PLAIN " + plain_auth("alice", PASSWORD))
     check(code == 235, f"another address is not throttled: {text!r}")
     c.close()
+    # A success does not wipe an address's failures (one valid account must
+    # not buy unlimited guesses): 9 failures, a success, one more failure,
+    # and 127.0.0.8 is throttled.
+    for n in range(3):
+        c = tls_session("127.0.0.8")
+        for _ in range(3):
+            code, text = c.cmd("AUTH PLAIN " + plain_auth("alice", "nope"))
+            check(code == 535, f"wrong password from 127.0.0.8: {text!r}")
+        c.closed()
+        c.close()
+    c = tls_session("127.0.0.8")
+    code, text = c.cmd("AUTH PLAIN " + plain_auth("alice", PASSWORD))
+    check(code == 235, f"the right password after 9 failures: {text!r}")
+    c.close()
+    c = tls_session("127.0.0.8")
+    code, text = c.cmd("AUTH PLAIN " + plain_auth("alice", "nope"))
+    check(code == 535, f"the 10th failure: {text!r}")
+    code, text = c.cmd("AUTH PLAIN " + plain_auth("alice", PASSWORD))
+    check(code == 454, f"after 10 failures around a success, 127.0.0.8 must be throttled: {text!r}")
+    c.close()
     # RFC 4616: asking to act as someone else (authzid bob) fails even with alice's right password.
     c = tls_session("127.0.0.7")
     code, text = c.cmd("AUTH PLAIN " + base64.b64encode(b"bob\0alice\0" + PASSWORD.encode()).decode())
@@ -352,7 +372,7 @@ def test_wrong_password_counted_and_throttled(workdir):
     check(code == 535, f"AUTH of a deleted user: {text!r}")
     c.close()
     total = tern.metric("tern_auth_failures_total")
-    check(total == 13, f"tern_auth_failures_total = {total}, want 13 (2 + 10 + the deleted user; "
+    check(total == 23, f"tern_auth_failures_total = {total}, want 23 (2 + 10 + 10 + the deleted user; "
           "the throttled try is no failure)")
     log = tern.read_log()
     check("result=throttled" in log and "client=127.0.0.5" in log, "the throttled attempt is not logged")
