@@ -78,7 +78,10 @@ int user_command(const std::string& spool_dir, const UserOptions& opts, const Cl
       return kExDataErr;
     }
   }
-  if (auto s = queue::check_spool_dir(spool_dir, false); !s) {
+  // `add` may come before the first `tern serve` (accounts are set up before
+  // the relay starts), so it makes the spool as the daemon would; list and
+  // delete on a spool that does not exist are mistakes worth reporting.
+  if (auto s = queue::check_spool_dir(spool_dir, /*create=*/opts.action == "add"); !s) {
     io.err << "tern user: " << s.error().message() << "\n";
     return kExCantCreat;
   }

@@ -128,5 +128,11 @@ TEST_F(UserCmdTest, MissingSpool) {
   EXPECT_NE(r.err.find(dir_.path() + "/missing"), std::string::npos);
 }
 
+TEST_F(UserCmdTest, AddBeforeTheFirstServeMakesTheSpool) {
+  CmdResult r = run({.action = "add", .name = "alice"}, "secret\n", dir_.path() + "/new");
+  EXPECT_EQ(r.code, kExOk) << r.err;
+  EXPECT_NE(run({.action = "list"}, "", dir_.path() + "/new").out.find("alice"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tern::relay
