@@ -488,10 +488,9 @@ void DeliveryWorker::Impl::record(std::unique_ptr<DeliveryJob> job, std::vector<
       });
       std::move(keep, batch.attempts.end(), std::back_inserter(bounced));
       batch.attempts.erase(keep, batch.attempts.end());
+      // finish_job takes both lists; the last job gets the message's all back.
       if (job->bounces->finish_job(bounced, batch.failed)) {
         std::move(bounced.begin(), bounced.end(), std::back_inserter(batch.attempts));
-      } else {
-        batch.failed.clear();  // collected: the last job sends them
       }
     }
     if (auto dsn = make_dsn(*job, std::move(batch.failed), *settings)) dsns.push_back(std::move(*dsn));
