@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from ternlib import (DeliveryLab, check, log_events, make_cert, parse_dsn, queue_list,  # noqa: E402
+from ternlib import (DeliveryLab, check, log_events, make_cert, parse_dsn,  # noqa: E402
                      run_tests, swaks, wait_log, wait_queue_empty, wait_until)
 
 
@@ -196,7 +196,7 @@ def test_silent_server_times_out(workdir):
     ev = wait_log(tern, "delivery", msg=qid, timeout=30)[0]
     check(ev["result"] == "deferred", f"silent-only domain: {ev}")
     check("time" in ev["reply"].lower(), f"the error does not say it timed out: {ev['reply']!r}")
-    rows = [r for r in queue_list(tern) if r["id"] == qid]
+    rows = [r for r in tern.queue_list() if r["id"] == qid]
     check(rows and rows[0]["recipients"][0]["state"] == "deferred", f"queue: {rows}")
     # and it is retried: a second deferral, and (once tern's few seconds of
     # "host recently failed" memory are over) a second connection
@@ -213,7 +213,7 @@ def test_dns_timeout_defers(workdir):
     ev = wait_log(tern, "delivery", msg=qid, timeout=30)[0]
     check(ev["result"] == "deferred", f"DNS timeout gave {ev}")
     check("4.4.3" in ev["reply"], f"reply {ev['reply']!r}")
-    rows = [r for r in queue_list(tern) if r["id"] == qid]
+    rows = [r for r in tern.queue_list() if r["id"] == qid]
     check(rows and rows[0]["recipients"][0]["state"] == "deferred", f"queue: {rows}")
     check((tern.metric("tern_dns_queries_total", {"result": "timeout"}) or 0) >= 1, "no DNS timeout counted")
     check(src.count() == 0 and not log_events(tern, "bounce"), "a DNS timeout produced a bounce")

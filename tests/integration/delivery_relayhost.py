@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from ternlib import (DeliveryLab, check, log_events, make_cert, queue_list, run_tests,  # noqa: E402
+from ternlib import (DeliveryLab, check, log_events, make_cert, run_tests,  # noqa: E402
                      wait_log, wait_queue_empty)
 
 RELAY = "127.0.0.8"
@@ -73,7 +73,7 @@ def test_relayhost_wrong_password_defers(workdir):
     ev = wait_log(tern, "delivery", msg=qid, count=2, timeout=30)
     check(all(e["result"] == "deferred" for e in ev), f"attempts {ev}")
     check("535" in ev[0]["reply"] and "authentication failed" in ev[0]["reply"], f"reason {ev[0]['reply']!r}")
-    rows = [r for r in queue_list(tern) if r["id"] == qid]
+    rows = [r for r in tern.queue_list() if r["id"] == qid]
     check(rows and rows[0]["recipients"][0]["state"] == "deferred", f"queue: {rows}")
     check(relay.count() == 0 and src.count() == 0 and not log_events(tern, "bounce"),
           "a refused relayhost password delivered or bounced mail")

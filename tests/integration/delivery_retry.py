@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from ternlib import (DeliveryLab, check, log_events, parse_dsn, queue_list, queue_show,  # noqa: E402
+from ternlib import (DeliveryLab, check, log_events, parse_dsn, queue_show,  # noqa: E402
                      run_tests, wait_log, wait_queue_empty, wait_until)
 
 EXAMPLE = dict(mx=[("example.test", "mx1.example.test", 10)], hosts=[("mx1.example.test", "127.0.0.2")])
@@ -206,14 +206,14 @@ def test_queue_cli_while_serving_loses_nothing(workdir):
     lab.sink("127.0.0.2", data_reply=(451, "4.3.0 not now"))  # everything stays queued
     tern = lab.start_tern()
     first = lab.submit("a@src.test", ["q1@example.test"], subject="before the listing")
-    check([r["id"] for r in queue_list(tern)] == [first], "first message not listed")
+    check([r["id"] for r in tern.queue_list()] == [first], "first message not listed")
     second = lab.submit("a@src.test", ["q2@example.test"], subject="after the listing")
     wait_log(tern, "delivery", msg=second)  # the daemon has written more since the listing
-    listed = sorted(r["id"] for r in queue_list(tern))
+    listed = sorted(r["id"] for r in tern.queue_list())
     check(listed == sorted([first, second]), f"listed {listed} after the second message, want both")
     tern.kill9()
     tern.start()
-    listed = sorted(r["id"] for r in queue_list(tern))
+    listed = sorted(r["id"] for r in tern.queue_list())
     check(listed == sorted([first, second]), f"after kill -9 and restart the queue holds {listed}")
 
 

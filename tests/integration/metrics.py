@@ -16,8 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from ternlib import (Prometheus, Sink, Tern, TestFailure, check, http_get, run_tests, swaks,  # noqa: E402
-                     wait_until)
+from ternlib import (LOG_FIELD, Prometheus, Sink, Tern, check, http_get, parse_log_line, run_tests,  # noqa: E402
+                     swaks, wait_until)
 
 # INTERFACE.md's metrics: name -> (type, every label set it must expose from start-up).
 REASONS = ("size", "recipients", "relay", "auth", "syntax", "bare_newline", "line_length", "storage", "timeout",
@@ -223,15 +223,10 @@ def test_probes_are_quiet_and_readyz_follows_the_spool(workdir):
     check(tern.stop() == 0, "tern did not exit 0 on SIGTERM")
 
 
-LOG_PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
-
-
-def parse_log_line(line):
-    fields = {}
-    rest = line
-    for key, value in LOG_PAIR.findall(line):
-        fields[key] = value[1:-1] if value.startswith('"') else value
-    rest = LOG_PAIR.sub("", line).strip()
+def parse_strict(line):
+    """parse_log_line, and the line must be nothing but key=value fields with ts, level and event."""
+    fields = parse_log_line(line)
+    rest = LOG_FIELD.sub("", line).strip()
     check(rest == "", f"log line is not all key=value: {line!r} (left over {rest!r})")
     for key in ("ts", "level", "event"):
         check(key in fields, f"log line without {key}=: {line!r}")
@@ -250,7 +245,7 @@ def test_one_grep_shows_a_message_life(workdir):
     wait_until(lambda: "result=delivered" in tern.read_log(), timeout=20, what="the delivered line")
     wait_until(lambda: sessions_closed(tern), timeout=10, what="session_end")
 
-    lines = [parse_log_line(l) for l in log_lines(tern)]
+    lines = [parse_strict(l) for l in log_lines(tern)]
     life = [f for f in lines if msg in " ".join(f.values())]
     events = [(f["event"], f.get("result"), f.get("attempt")) for f in life]
     check(events == [("received", None, None), ("delivery", "deferred", "1"), ("delivery", "delivered", "2")],

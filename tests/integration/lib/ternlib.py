@@ -8,6 +8,7 @@ Run with /usr/bin/python3 (Debian's python3-aiosmtpd lives there).
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -765,17 +766,16 @@ def submit(port, sender, recipients, subject="test", body="hello\r\n", headers=(
     return text.rsplit("queued as ", 1)[1].split()[0]
 
 
-_LOG_FIELD = None
+
+
+# One field of a key=value log line: key=value or key="quoted \"value\"".
+LOG_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
 def parse_log_line(line):
     """A key=value log line as a dict ({} if it is not one)."""
-    import re
-    global _LOG_FIELD
-    if _LOG_FIELD is None:
-        _LOG_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
     out = {}
-    for key, value in _LOG_FIELD.findall(line):
+    for key, value in LOG_FIELD.findall(line):
         if value.startswith('"'):
             value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
         out[key] = value
@@ -851,14 +851,8 @@ def wait_log(tern, event, timeout=20, count=1, **match):
         what=f"{count} log line(s) event={event} {match}")
 
 
-def queue_list(tern):
-    import json
-    res = tern.cli("queue", "list", "--json", check_rc=0)
-    return json.loads(res.stdout.decode())
-
-
 def wait_queue_empty(tern, timeout=20):
-    wait_until(lambda: queue_list(tern) == [], timeout=timeout, interval=0.2, what="the queue to be empty")
+    wait_until(lambda: tern.queue_list() == [], timeout=timeout, interval=0.2, what="the queue to be empty")
 
 
 def queue_show(tern, message_id):
