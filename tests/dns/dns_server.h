@@ -209,7 +209,7 @@ class DnsServer {
            << "  port: " << port << "\n"
            << "  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n"
            << "  directory: \"" << dir.string() << "\"\n"
-           << "  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  do-ip6: no\n  num-threads: 1\n"
+           << "  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  log-queries: yes\n  do-ip6: no\n  num-threads: 1\n"
            << "  access-control: 127.0.0.0/8 allow\n  module-config: \"iterator\"\n"
            << server_lines << "\n"
            << clauses << "\n";
@@ -286,13 +286,20 @@ class DnsServer {
     return {};
   }
 
-  // Polls with a deadline: a query every 50 ms until one is answered, or
-  // the process has exited, or time is up.
+  // Polls with a deadline: a query every 50 ms until one is answered by our
+  // server, or the process has exited, or time is up. "Ours" is checked in
+  // the server's query log: two tests can be handed the same free port, and
+  // the loser's server, before it fails to bind and exits, would otherwise
+  // be declared ready on the strength of the winner's answer (the winner
+  // then leaves, and every query of the loser's test is refused).
   bool wait_ready(const std::string& probe_name, std::chrono::milliseconds deadline) {
     auto until = std::chrono::steady_clock::now() + deadline;
     while (std::chrono::steady_clock::now() < until) {
       if (reaped(std::chrono::milliseconds(0))) return false;
-      if (detail::answers(port_, probe_name, std::chrono::milliseconds(50))) return true;
+      if (detail::answers(port_, probe_name, std::chrono::milliseconds(50)) &&
+          log().find(probe_name) != std::string::npos) {
+        return true;
+      }
     }
     return false;
   }

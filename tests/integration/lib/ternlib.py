@@ -412,46 +412,63 @@ class Dnsmasq:
     """
 
     def __init__(self, mx=(), hosts=(), null_mx=(), timeout_domains=()):
-        self.port = free_port()
-        args = ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--log-facility=-", f"--port={self.port}",
-                "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", "--no-poll",
-                "--conf-file=/dev/null", "--pid-file=", "--local=/test/"]
-        if os.geteuid() == 0:
-            args += ["--user=nobody", "--group=nogroup"]
+        records = ["--local=/test/"]
         for domain, host, pref in mx:
-            args.append(f"--mx-host={domain},{host},{pref}")
+            records.append(f"--mx-host={domain},{host},{pref}")
         for domain in null_mx:
-            args.append(f"--mx-host={domain},.,0")
+            records.append(f"--mx-host={domain},.,0")
         for name, address in hosts:
-            args.append(f"--host-record={name},{address}")
+            records.append(f"--host-record={name},{address}")
         dead = free_port()
         for domain in timeout_domains:
-            args.append(f"--server=/{domain}/127.0.0.1#{dead}")
-        self.args = args
+            records.append(f"--server=/{domain}/127.0.0.1#{dead}")
+        self.records = records
+        self.port = None
         self.proc = None
+        self.log = None
 
     def start(self):
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # free_port() can hand the same port to two tests at once; the loser's
+        # dnsmasq fails to bind and exits, but not before the winner's answer
+        # could pass for its own. So "up" means: our process logged our probe.
         _register(self)
-        wait_until(lambda: self._answers(), timeout=10, what="dnsmasq to answer")
-        return self
+        for _ in range(5):
+            if self.log:
+                self.log.close()
+            self.log = tempfile.NamedTemporaryFile(prefix="tern-dnsmasq-", suffix=".log")
+            self.port = free_port()
+            args = ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--log-facility=-", "--log-queries",
+                    f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+                    "--no-hosts", "--no-poll", "--conf-file=/dev/null", "--pid-file="]
+            if os.geteuid() == 0:
+                args += ["--user=nobody", "--group=nogroup"]
+            self.args = args + self.records
+            self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.log)
+            state = wait_until(lambda: "exited" if self.proc.poll() is not None else self._answers() and "up",
+                               timeout=10, what="dnsmasq to answer")
+            if state == "up":
+                return self
+        raise TestFailure(f"dnsmasq did not come up: {' '.join(self.args)}")
 
     def _answers(self):
-        # a minimal DNS query for "x.test" type A: any reply means the server is up
+        # a minimal DNS query for "x.test" type A, answered by our dnsmasq
         query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01x\x04test\x00\x00\x01\x00\x01"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.2)
             try:
                 s.sendto(query, ("127.0.0.1", self.port))
                 s.recvfrom(512)
-                return True
             except OSError:
                 return False
+        with open(self.log.name, "rb") as f:
+            return b"query[A] x.test" in f.read()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=5)
+        if self.log:
+            self.log.close()
 
 
 class Prometheus:
