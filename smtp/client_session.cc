@@ -158,10 +158,11 @@ void ClientSession::redact(Reply& reply) const {
 // ---------------------------------------------------------------------------
 // Events from the relay
 
-void ClientSession::send_message(const Envelope& envelope, std::string_view body) {
+void ClientSession::send_message(const Envelope& envelope, std::string_view head, std::string_view body) {
   if (msg_) std::abort();  // our bug: one message at a time (wait for Finished)
   Message m;
   m.envelope = envelope;
+  m.head = head;
   m.body = body;
   const std::size_t n = envelope.recipients.size();
   m.results.resize(n);

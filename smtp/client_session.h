@@ -136,8 +136,10 @@ class ClientSession {
   // are not done yet it starts once they are; if the connection has already
   // failed or closed, Finished comes at once. `body` is the message with CRLF
   // line ends (not yet dot-stuffed); it must stay alive until this message's
-  // Finished has been taken. The envelope is copied.
-  void send_message(const Envelope& envelope, std::string_view body);
+  // Finished has been taken. The envelope is copied. With `head` (whole lines,
+  // ending with CRLF) the message is head then body, sent without joining them.
+  void send_message(const Envelope& envelope, std::string_view body) { send_message(envelope, {}, body); }
+  void send_message(const Envelope& envelope, std::string_view head, std::string_view body);
   // QUIT as soon as the session is idle (after the message in progress, if
   // any), then Close once the reply, EOF or a timeout comes.
   void quit();
@@ -167,6 +169,7 @@ class ClientSession {
   enum class Step { Rset, Mail, Rcpt, Data };
   struct Message {
     Envelope envelope;
+    std::string_view head;
     std::string_view body;
     std::vector<RecipientResult> results;
     std::vector<bool> decided;

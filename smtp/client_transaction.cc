@@ -62,9 +62,10 @@ void ClientSession::start_transaction() {
     finish_transaction();
     return;
   }
-  if (caps_.size && *caps_.size > 0 && m.body.size() > *caps_.size) {
+  const std::size_t size = m.head.size() + m.body.size();
+  if (caps_.size && *caps_.size > 0 && size > *caps_.size) {
     decide_undecided(Status::Permanent, std::nullopt,
-                     "message size " + std::to_string(m.body.size()) + " exceeds the size limit " +
+                     "message size " + std::to_string(size) + " exceeds the size limit " +
                          std::to_string(*caps_.size) + " of " + std::string(peer()) + " (5.3.4)",
                      FailureScope::Message);
     finish_transaction();
@@ -79,7 +80,7 @@ void ClientSession::start_transaction() {
   // was announced (RFC 5321 §4.1.4: a server may 555 an unknown one).
   MailParams params = env.params;
   params.size.reset();
-  if (caps_.size) params.size = m.body.size();
+  if (caps_.size) params.size = size;
   // BINARYMIME needs BDAT (RFC 3030), which this client does not speak: the
   // body goes as DATA without a BODY= claim, as Postfix does without CHUNKING.
   if (!caps_.eightbitmime || params.body == BodyType::BinaryMime) params.body = BodyType::Unspecified;
@@ -181,7 +182,7 @@ void ClientSession::start_body() {
   for (bool a : m.accepted) any_accepted = any_accepted || a;
   state_ = ClientState::Dot;
   if (any_accepted) {
-    actions_.emplace_back(BodyStream{DotStuffer(m.body)});
+    actions_.emplace_back(BodyStream{DotStuffer(m.head, m.body)});
   } else {
     // 354 although nobody is left to deliver to (pipelined RCPTs all
     // refused): an empty DATA ends it cleanly, and nothing is delivered.

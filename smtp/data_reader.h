@@ -47,7 +47,8 @@ class DataReader {
   // CR left pending is a bare CR; an unterminated last line gets its CRLF).
   Verdict finish();
 
-  std::string take_body() { return std::move(body_); }
+  std::string take_body() { return std::move(body_); }  // and the reader stores on into an empty body
+  std::size_t stored() const { return body_.size(); }
   std::uint64_t size() const { return size_; }  // body octets seen, stored or not
   bool has_message_id() const { return has_message_id_; }
   bool has_date() const { return has_date_; }

@@ -17,9 +17,15 @@ struct DotPiece {
 };
 
 // `body` must stay alive while pieces are taken; pieces from next() point into it.
+// A message kept in two places (tern's trace header fields in memory, the
+// body in the spool) is stuffed as `head` then `body`, as if concatenated;
+// `head` is empty or whole lines (ends with CRLF), so no line spans the seam.
 class DotStuffer {
  public:
   explicit DotStuffer(std::string_view body) : body_(body) {}
+  DotStuffer(std::string_view head, std::string_view body) : body_(head.empty() ? body : head) {
+    if (!head.empty()) rest_ = body;
+  }
 
   // The next piece of the wire form, nullopt once ".\r\n" has been returned.
   // Memory is O(1) whatever the body: a body of a million "." lines yields a
@@ -27,7 +33,9 @@ class DotStuffer {
   std::optional<DotPiece> next();
 
  private:
-  std::string_view body_;
+  std::string_view body_;       // the segment being stuffed
+  std::string_view rest_;       // the body, while body_ is the head
+  bool ended_crlf_ = true;      // the last non-empty segment stuffed so far ended with CRLF (or none was)
   std::size_t pos_ = 0;         // next body byte not yet returned
   bool stuffed_ = false;        // the "." for the line starting at pos_ has been returned
   bool done_ = false;

@@ -79,8 +79,10 @@ struct Authenticate {           // check these credentials (off the loop); answe
 };
 struct Enqueue {                // store this message durably; answer enqueued()
   Envelope envelope;
-  std::string body;             // the message as received: dot-unstuffed, CRLF line ends, no final ".\r\n"
+  std::string body;             // the message as received: dot-unstuffed, CRLF line ends, no final ".\r\n";
+                                // only what is left after the pieces taken with take_body()
   TransactionInfo info;
+  std::uint64_t transaction = 0;  // ServerSession::transaction() while this message was read
 };
 struct ArmTimer {               // (re)start the idle timer; timer_fired() when it expires
   std::chrono::milliseconds after;
@@ -147,6 +149,16 @@ class ServerSession {
   // command line (at most one line limit). Message data is not counted: it
   // goes to the body as it arrives.
   std::size_t buffered_input() const { return input_.size() + lines_.buffered(); }
+
+  // Message data read and kept so far in the transaction in progress. The
+  // relay may take it in pieces to keep a large message out of memory (on
+  // disk): Enqueue's body is then only the rest after the last piece taken.
+  // Taken pieces belong to transaction(); once that number has moved on
+  // without an Enqueue carrying it, the message was refused or abandoned and
+  // the pieces are to be thrown away.
+  std::size_t body_buffered() const { return data_.stored(); }
+  std::string take_body() { return data_.take_body(); }
+  std::uint64_t transaction() const { return transaction_; }
 
   static constexpr std::size_t kMaxErrors = 10;              // syntax/sequence errors, then 421 (Postfix smtpd_hard_error_limit)
   static constexpr std::size_t kMaxPendingInput = 64 * 1024;  // pipelined bytes kept while an answer is pending
@@ -218,6 +230,7 @@ class ServerSession {
   std::string helo_;
 
   bool have_mail_ = false;
+  std::uint64_t transaction_ = 0;            // moves on when a transaction ends (Enqueue) or is reset
   Envelope envelope_;
   bool recipients_limit_reported_ = false;
   bool bdat_started_ = false;                // this transaction uses BDAT: DATA is refused

@@ -2,6 +2,7 @@
 // RCPT, DATA, BDAT, STARTTLS and the simple verbs, and the end of a message.
 // Replies follow Postfix's wording so its users recognise them.
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <variant>
@@ -33,11 +34,13 @@ bool ServerSession::may_relay() const {
 }
 
 std::uint64_t ServerSession::reserve_hint() const {
+  // At most 2 MiB: a larger message is usually taken off in pieces (take_body()).
   const auto& size = envelope_.params.size;
-  return (size && *size <= policy_.max_message_size) ? *size : 0;
+  return (size && *size <= policy_.max_message_size) ? std::min<std::uint64_t>(*size, 2u << 20) : 0;
 }
 
 void ServerSession::reset_transaction() {
+  ++transaction_;
   have_mail_ = false;
   envelope_ = Envelope{};
   recipients_limit_reported_ = false;
@@ -219,7 +222,8 @@ void ServerSession::finish_message() {
   info.auth_user = auth_user_;
   info.has_message_id = data_.has_message_id();
   info.has_date = data_.has_date();
-  emit(server::Enqueue{std::move(envelope_), data_.take_body(), std::move(info)});
+  emit(server::Enqueue{std::move(envelope_), data_.take_body(), std::move(info), transaction_});
+  ++transaction_;
   envelope_ = Envelope{};
   state_ = ServerState::AwaitingCommit;
 }

@@ -133,5 +133,44 @@ TEST(DotStuffer, RandomBodiesMatchTheReference) {
   }
 }
 
+// Head (tern's trace fields, whole lines) and body kept apart: the wire is
+// that of their concatenation, and every slice lies in one or the other.
+TEST(DotStuffer, HeadThenBodyIsTheConcatenation) {
+  std::mt19937 rng(20261205);  // fixed seed: reproducible
+  const char alphabet[] = {'.', '\r', '\n', 'a'};
+  for (int round = 0; round < 5000; ++round) {
+    std::string head(rng() % 12, 'a');
+    for (char& ch : head) ch = alphabet[rng() % 4];
+    if (!head.empty() || rng() % 2 == 0) head += "\r\n";
+    if (round % 7 == 0) head.clear();
+    std::string body(rng() % 24, 'a');
+    for (char& ch : body) ch = alphabet[rng() % 4];
+    DotStuffer stuffer(head, body);
+    std::string wire;
+    std::size_t from_head = 0, from_body = 0;
+    while (auto piece = stuffer.next()) {
+      wire += piece->bytes;
+      if (!piece->from_body) continue;
+      const char* p = piece->bytes.data();
+      if (p >= head.data() && p + piece->bytes.size() <= head.data() + head.size()) {
+        from_head += piece->bytes.size();
+      } else {
+        ASSERT_TRUE(p >= body.data() && p + piece->bytes.size() <= body.data() + body.size());
+        from_body += piece->bytes.size();
+      }
+    }
+    ASSERT_EQ(wire, reference_wire(head + body)) << testing::PrintToString(head) << " + " << testing::PrintToString(body);
+    ASSERT_EQ(from_head, head.size());
+    ASSERT_EQ(from_body, body.size());
+  }
+}
+
+TEST(DotStuffer, HeadWithEmptyBody) {
+  DotStuffer stuffer("Received: x\r\n", "");
+  std::string wire;
+  while (auto piece = stuffer.next()) wire += piece->bytes;
+  EXPECT_EQ(wire, "Received: x\r\n.\r\n");
+}
+
 }  // namespace
 }  // namespace tern::smtp

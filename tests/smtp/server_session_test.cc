@@ -1045,6 +1045,61 @@ TEST(ServerSession, HeaderFlagsAndBdatBody) {
   EXPECT_FALSE(h->messages[0].info.has_message_id);
 }
 
+// The relay takes a large message off in pieces as it arrives: the pieces
+// and Enqueue's rest are the message, in order, and the transaction number
+// ties the pieces to the Enqueue that completes them.
+TEST(ServerSession, BodyTakenInPiecesWhileReading) {
+  Row row{.name = "pieces", .start = Start::Rcpt};
+  auto h = start(row);
+  std::string message = "Subject: big\r\n\r\n";
+  for (int i = 0; i < 2000; ++i) message += (i % 3 == 0 ? ".dot line " : "line ") + std::to_string(i) + "\r\n";
+  std::string stuffed;  // the DATA wire form of `message`
+  for (std::size_t pos = 0; pos < message.size();) {
+    const std::size_t eol = message.find("\r\n", pos) + 2;
+    if (message[pos] == '.') stuffed += '.';
+    stuffed += message.substr(pos, eol - pos);
+    pos = eol;
+  }
+  h->feed("DATA\r\n");
+  const std::uint64_t transaction = h->s.transaction();
+  std::string taken;
+  for (std::size_t pos = 0; pos < stuffed.size(); pos += 997) {
+    h->feed(std::string_view(stuffed).substr(pos, 997));
+    EXPECT_EQ(h->s.transaction(), transaction);
+    if (h->s.body_buffered() >= 4096) {
+      taken += h->s.take_body();
+      EXPECT_EQ(h->s.body_buffered(), 0u);
+    }
+  }
+  EXPECT_FALSE(taken.empty());
+  h->feed(".\r\n");
+  ASSERT_EQ(h->messages.size(), 1u);
+  EXPECT_EQ(h->messages[0].transaction, transaction);
+  EXPECT_EQ(taken + h->messages[0].body, message);
+  EXPECT_NE(h->s.transaction(), transaction);
+}
+
+TEST(ServerSession, TransactionMovesOnWhenAMessageIsAbandoned) {
+  Row row{.name = "abandoned", .start = Start::Rcpt};
+  auto h = start(row);
+  const std::uint64_t first = h->s.transaction();
+  h->feed("BDAT 5\r\nabcde");
+  EXPECT_EQ(h->s.body_buffered(), 5u);
+  EXPECT_EQ(h->s.take_body(), "abcde");
+  h->feed("RSET\r\n");
+  EXPECT_NE(h->s.transaction(), first);  // the taken piece is the relay's to throw away
+  EXPECT_TRUE(h->messages.empty());
+
+  // A refused message moves it on too (552 after the dot).
+  Row small{.name = "refused", .start = Start::Rcpt, .max_message_size = 10};
+  auto g = start(small);
+  g->feed("DATA\r\n");
+  const std::uint64_t before = g->s.transaction();
+  g->feed("0123456789abcdef\r\n.\r\n");
+  EXPECT_NE(g->s.transaction(), before);
+  EXPECT_TRUE(g->messages.empty());
+}
+
 TEST(ServerSession, WithKeyword) {
   struct K {
     bool esmtp, tls;
