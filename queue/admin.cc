@@ -9,6 +9,7 @@
 namespace tern::queue {
 
 struct Admin::Conn {
+  std::string spool_dir;
   DbPtr db;
   std::optional<Store> store;
 };
@@ -17,6 +18,7 @@ Result<std::unique_ptr<Admin>> Admin::open(const std::string& spool_dir, Options
   auto db = open_spool(spool_dir, SpoolOpen{.create_dir = false, .busy_timeout = options.busy_timeout});
   if (!db) return db.error();
   auto conn = std::make_unique<Conn>();
+  conn->spool_dir = spool_dir;
   conn->db = std::move(*db);
   auto store = Store::prepare(conn->db.get());
   if (!store) return store.error().prefixed(database_path(spool_dir));
@@ -35,8 +37,12 @@ Result<std::optional<int>> Admin::on_message(std::string_view id, Fn&& fn) {
   if (!mid) return mid.error();
   if (!*mid) return std::optional<int>();
   Result<int> changed = fn(**mid);
-  if (!changed) return changed.error();
-  if (auto s = txn->commit(); !s) return s.error();
+  Status committed = changed ? txn->commit() : Status(changed.error());
+  if (!committed) {
+    conn_->store->forget_removed_files();  // rolled back: the message, and its body file, stay
+    return committed.error();
+  }
+  conn_->store->remove_body_files(conn_->spool_dir);
   return std::optional<int>(*changed);
 }
 

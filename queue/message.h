@@ -21,7 +21,9 @@ struct NewMessage {
   smtp::Envelope envelope;      // sender, MAIL params, recipients with their RCPT params
   std::string auth_user;        // empty when none
   std::string client_address;
-  std::string data;             // the whole message as stored and delivered, CRLF line ends
+  std::string data;             // the whole message as stored and delivered, CRLF line ends; with
+                                // body_file, only the head (trace fields) before the file's body
+  std::optional<std::uint64_t> body_file;  // the body is spool/bodies/<id>, this many octets (synced)
   std::chrono::system_clock::time_point received_at;
   // Filled by the writer when it stores the message: the recipients' row ids,
   // in envelope order (AttemptRecord::recipient_id), so a message delivered

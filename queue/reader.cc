@@ -53,6 +53,7 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& spool_dir, Optio
   auto db = open_spool(spool_dir, SpoolOpen{.create_dir = false, .busy_timeout = options.busy_timeout});
   if (!db) return db.error();
   auto conn = std::make_unique<Conn>();
+  conn->spool_dir = spool_dir;
   conn->db = std::move(*db);
   sqlite3* h = conn->db.get();
   const std::pair<Stmt*, std::string> statements[] = {
@@ -60,7 +61,7 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& spool_dir, Optio
       {&conn->next_due,
        "SELECT r.next_attempt, m.id FROM recipients AS r INDEXED BY recipients_due JOIN messages AS m"
        " ON m.mid = r.mid WHERE r.state IN ('ready', 'deferred') ORDER BY r.next_attempt"},
-      {&conn->body, "SELECT data FROM bodies WHERE mid = ?1"},
+      {&conn->body, "SELECT data, file_size FROM bodies WHERE mid = ?1"},
       {&conn->counts, "SELECT state, n FROM message_counts"},
       {&conn->oldest, "SELECT min(received_at) FROM messages"},
   };
@@ -76,8 +77,17 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& spool_dir, Optio
 Reader::Reader(std::unique_ptr<Conn> conn) : conn_(std::move(conn)) {}
 Reader::~Reader() = default;
 
+Result<std::shared_ptr<const MessageData>> message_data_from(const Stmt& s, int first, const std::string& spool_dir,
+                                                             const std::string& id) {
+  if (auto file_size = s.opt_int64(first + 1)) {
+    return MessageData::map(std::string(s.blob(first)), body_path(spool_dir, id),
+                            static_cast<std::uint64_t>(*file_size));
+  }
+  return std::make_shared<const MessageData>(std::string(s.blob(first)));
+}
+
 Result<std::vector<DeliveryJob>> Reader::due(TimePoint now, std::size_t limit,
-                                             const std::unordered_set<std::string>& in_flight) {
+                                             const std::unordered_set<std::string>& in_flight, std::size_t max_bytes) {
   std::vector<DeliveryJob> jobs;
   if (limit == 0) return jobs;
   ReadTxn txn;
@@ -119,6 +129,7 @@ Result<std::vector<DeliveryJob>> Reader::due(TimePoint now, std::size_t limit,
       ++taken;
     }
   }
+  std::size_t bytes = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     Stmt& b = conn_->body;
     StmtReset guard(b);
@@ -126,7 +137,14 @@ Result<std::vector<DeliveryJob>> Reader::due(TimePoint now, std::size_t limit,
     auto row = b.step();
     if (!row) return row.error();
     if (!*row) return Error::permanent("queue.db: message " + jobs[i].message_id + " has no body");
-    jobs[i].data = std::make_shared<const std::string>(b.blob(0));
+    auto data = message_data_from(b, 0, conn_->spool_dir, jobs[i].message_id);
+    if (!data) return data.error().prefixed("queue.db: message " + jobs[i].message_id);
+    jobs[i].data = std::move(*data);
+    bytes += jobs[i].data->resident();
+    if (bytes >= max_bytes && i + 1 < jobs.size()) {
+      jobs.resize(i + 1);  // the rest stay due: the next call takes them
+      break;
+    }
   }
   return jobs;
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "queue/message.h"
+#include "queue/message_data.h"
 #include "smtp/envelope.h"
 #include "smtp/result.h"
 
@@ -41,7 +42,7 @@ struct DeliveryJob {
   };
   std::vector<Rcpt> recipients;  // only the due ones
   // Shared: several workers may deliver parts of one message at once.
-  std::shared_ptr<const std::string> data;
+  std::shared_ptr<const MessageData> data;
   TimePoint received_at;
 };
 
@@ -128,8 +129,12 @@ class Reader {
   // first, at most `limit` of them, grouped into one job per message (jobs in
   // order of their first due recipient), skipping messages in `in_flight`.
   // Cost: O(log n + limit + recipients of in-flight messages that are due).
+  // Data held in memory (MessageData::resident) stops at `max_bytes`: the jobs
+  // after the one that reaches it are left for the next call (at least one
+  // job is returned). Bodies in files are mapped, not read.
   Result<std::vector<DeliveryJob>> due(TimePoint now, std::size_t limit,
-                                       const std::unordered_set<std::string>& in_flight);
+                                       const std::unordered_set<std::string>& in_flight,
+                                       std::size_t max_bytes = SIZE_MAX);
 
   // When the earliest ready/deferred recipient not in `in_flight` is due
   // (possibly already past); nullopt when nothing is pending. For the

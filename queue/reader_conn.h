@@ -11,6 +11,7 @@
 namespace tern::queue {
 
 struct Reader::Conn {
+  std::string spool_dir;
   DbPtr db;
   Stmt due, next_due, body, counts, oldest;     // reader.cc
   Stmt list, summary_states, summary_domains, summary_domain_count, summary_errors;  // reader_listing.cc
@@ -31,6 +32,10 @@ class ReadTxn {
  private:
   sqlite3* db_ = nullptr;
 };
+
+// The data of message `id` from its bodies row (data, file_size) at `first`.
+Result<std::shared_ptr<const MessageData>> message_data_from(const Stmt& s, int first, const std::string& spool_dir,
+                                                             const std::string& id);
 
 // Prepares the statements reader_listing.cc uses (called by Reader::open).
 Status prepare_listing(Reader::Conn& conn);

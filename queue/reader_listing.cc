@@ -48,14 +48,6 @@ RecipientInfo recipient_from(const Stmt& s, int first) {
   return r;
 }
 
-// The header section: everything before the first empty line.
-std::string header_section(std::string_view data) {
-  if (data.starts_with("\r\n")) return {};
-  auto end = data.find("\r\n\r\n");
-  if (end == std::string_view::npos) return std::string(data);
-  return std::string(data.substr(0, end + 2));
-}
-
 }  // namespace
 
 Status prepare_listing(Reader::Conn& conn) {
@@ -206,7 +198,11 @@ Result<std::optional<MessageDetail>> Reader::show(std::string_view id) {
     s.bind(1, mid);
     auto row = s.step();
     if (!row) return row.error();
-    if (*row) d.headers = header_section(s.blob(0));
+    if (*row) {
+      auto data = message_data_from(s, 0, conn_->spool_dir, d.info.id);
+      if (!data) return data.error().prefixed("queue.db: message " + d.info.id);
+      d.headers = (*data)->headers();
+    }
   }
   return std::optional<MessageDetail>(std::move(d));
 }

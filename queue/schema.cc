@@ -24,7 +24,9 @@
 // bodies: the message data, apart from the metadata so that listing and
 // summarising never page through 4 KiB+ blobs (SQLite reads a row's overflow
 // pages only when the column is asked for, but the leaf pages of `messages`
-// stay dense this way).
+// stay dense this way). A body over 1 MiB is not in the database at all: it
+// is the file spool/bodies/<id>, `file_size` octets, and `data` holds only
+// the trace header fields tern put in front of it (message_data.h).
 //
 // recipients: one row per RCPT, with its delivery state. Indexes:
 //   recipients_message (mid): a message's recipients (due jobs, show, delete);
@@ -160,6 +162,11 @@ CREATE TABLE users (
   hash       TEXT    NOT NULL,
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql"},
+    // Large bodies in files of their own (message_data.h): the row keeps tern's
+    // head in `data` and the file's size here; NULL means `data` is the whole message.
+    {2, R"sql(
+ALTER TABLE bodies ADD COLUMN file_size INTEGER;
 )sql"},
 };
 

@@ -13,7 +13,7 @@
 
 namespace tern::queue {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // spool_dir + "/queue.db".
 std::string database_path(const std::string& spool_dir);

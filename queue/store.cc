@@ -1,7 +1,11 @@
 #include "queue/store.h"
 
+#include <unistd.h>
+
 #include <string>
 #include <utility>
+
+#include "queue/message_data.h"
 
 namespace tern::queue {
 namespace {
@@ -43,7 +47,7 @@ Result<Store> Store::prepare(sqlite3* db) {
        "INSERT INTO messages (id, sender, size_param, body, smtputf8, ret, envid, auth_param, auth_user,"
        " client_address, size, received_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'ready')",
        failure);
-  prep(db, s.insert_body_, "INSERT INTO bodies (mid, data) VALUES (?1, ?2)", failure);
+  prep(db, s.insert_body_, "INSERT INTO bodies (mid, data, file_size) VALUES (?1, ?2, ?3)", failure);
   prep(db, s.insert_recipient_,
        "INSERT INTO recipients (mid, address, domain, notify, orcpt, state, attempts, next_attempt)"
        " VALUES (?1, ?2, ?3, ?4, ?5, 'ready', 0, ?6)",
@@ -74,7 +78,10 @@ Result<Store> Store::prepare(sqlite3* db) {
   prep(db, s.delete_history_, "DELETE FROM history WHERE rid IN (SELECT rid FROM recipients WHERE mid = ?1)",
        failure);
   prep(db, s.delete_recipients_, "DELETE FROM recipients WHERE mid = ?1", failure);
-  prep(db, s.delete_body_, "DELETE FROM bodies WHERE mid = ?1", failure);
+  prep(db, s.delete_body_,
+       "DELETE FROM bodies WHERE mid = ?1 AND file_size IS NOT NULL RETURNING (SELECT id FROM messages WHERE mid = ?1)",
+       failure);
+  prep(db, s.delete_inline_body_, "DELETE FROM bodies WHERE mid = ?1", failure);
   prep(db, s.delete_message_, "DELETE FROM messages WHERE mid = ?1", failure);
   prep(db, s.find_, "SELECT mid FROM messages WHERE id = ?1", failure);
   prep(db, s.retry_,
@@ -110,13 +117,15 @@ Result<std::int64_t> Store::insert_message(NewMessage& m) {
       .bind(8, env.params.auth)
       .bind(9, std::string_view(m.auth_user))
       .bind(10, std::string_view(m.client_address))
-      .bind(11, static_cast<std::int64_t>(m.data.size()))
+      .bind(11, static_cast<std::int64_t>(m.data.size() + m.body_file.value_or(0)))
       .bind(12, received);
   if (auto s = insert_message_.run(); !s) return s.error().prefixed("storing message " + m.id);
   std::int64_t mid = sqlite3_last_insert_rowid(db_);
 
   // The body is bound without a copy: it lives in the NewMessage until the callback.
-  insert_body_.bind(1, mid).bind_blob(2, m.data);
+  std::optional<std::int64_t> file_size;
+  if (m.body_file) file_size = static_cast<std::int64_t>(*m.body_file);
+  insert_body_.bind(1, mid).bind_blob(2, m.data).bind(3, file_size);
   if (auto s = insert_body_.run(); !s) return s.error().prefixed("storing message " + m.id);
 
   m.recipient_ids.clear();
@@ -192,7 +201,17 @@ Result<bool> Store::settle(std::int64_t mid) {
 }
 
 Status Store::delete_message(std::int64_t mid) {
-  for (Stmt* stmt : {&delete_history_, &delete_recipients_, &delete_body_, &delete_message_}) {
+  {
+    StmtReset guard(delete_body_);
+    delete_body_.bind(1, mid);
+    auto row = delete_body_.step();
+    if (!row) return row.error().prefixed("deleting message");
+    if (*row) {
+      removed_files_.push_back(delete_body_.text(0));
+      if (auto done = delete_body_.step(); !done) return done.error().prefixed("deleting message");
+    }
+  }
+  for (Stmt* stmt : {&delete_history_, &delete_recipients_, &delete_inline_body_, &delete_message_}) {
     stmt->bind(1, mid);
     if (auto s = stmt->run(); !s) return s.error().prefixed("deleting message");
   }
@@ -234,6 +253,13 @@ Result<int> Store::retry_all(std::chrono::system_clock::time_point now) {
   retry_all_.bind(1, to_millis(now));
   if (auto s = retry_all_.run(); !s) return s.error();
   return sqlite3_changes(db_);
+}
+
+void Store::remove_body_files(const std::string& spool_dir) {
+  // A file left behind (unlink failed, or a crash right here) is an orphan
+  // that sweep_body_files() removes at the next start.
+  for (const std::string& id : removed_files_) ::unlink(body_path(spool_dir, id).c_str());
+  removed_files_.clear();
 }
 
 }  // namespace tern::queue

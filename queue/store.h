@@ -10,8 +10,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <algorithm>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "queue/db.h"
 #include "queue/message.h"
@@ -43,6 +46,14 @@ class Store {
   Status delete_message(std::int64_t mid);
   Result<std::optional<std::int64_t>> find(std::string_view id);
 
+  // Queue ids of deleted messages whose body is a file (message_data.h). The
+  // files may go only once the deletion is committed: the caller removes
+  // them after COMMIT (remove_body_files), or forgets them after a rollback
+  // (to a savepoint: back to the count it noted before).
+  std::size_t removed_files() const { return removed_files_.size(); }
+  void forget_removed_files(std::size_t keep = 0) { removed_files_.resize(std::min(keep, removed_files_.size())); }
+  void remove_body_files(const std::string& spool_dir);
+
   // Operator actions on one message; each returns the number of recipients changed.
   Result<int> retry(std::int64_t mid, std::chrono::system_clock::time_point now);    // pending -> due now
   Result<int> hold(std::int64_t mid);                                               // ready/deferred -> held
@@ -56,7 +67,8 @@ class Store {
   Stmt insert_message_, insert_body_, insert_recipient_;
   Stmt apply_final_, apply_deferred_, insert_history_;
   Stmt tally_, set_state_;
-  Stmt delete_history_, delete_recipients_, delete_body_, delete_message_;
+  Stmt delete_history_, delete_recipients_, delete_body_, delete_inline_body_, delete_message_;
+  std::vector<std::string> removed_files_;
   Stmt find_, retry_, hold_, release_, retry_all_;
 };
 

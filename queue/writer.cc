@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "queue/db.h"
@@ -11,6 +12,7 @@
 namespace tern::queue {
 
 struct Writer::Conn {
+  std::string spool_dir;
   DbPtr db;
   std::optional<Store> store;
   Stmt savepoint, release, rollback_to;
@@ -35,6 +37,7 @@ Result<std::unique_ptr<Writer>> Writer::start(const std::string& spool_dir, Opti
   auto db = open_spool(spool_dir, SpoolOpen{.create_dir = true, .busy_timeout = options.busy_timeout});
   if (!db) return db.error();
   auto conn = std::make_unique<Conn>();
+  conn->spool_dir = spool_dir;
   conn->db = std::move(*db);
   sqlite3* h = conn->db.get();
   // We checkpoint ourselves, after the callbacks, instead of inside COMMIT;
@@ -145,6 +148,7 @@ void Writer::process(std::vector<Item>& batch) {
       batch_error = s.error();
       break;
     }
+    const std::size_t files_before = store.removed_files();
     std::uint64_t stored = 0;
     Status status = std::visit(
         [&](auto& item) -> Status {
@@ -187,6 +191,7 @@ void Writer::process(std::vector<Item>& batch) {
       break;
     }
     failed[i] = std::holds_alternative<EnqueueItem>(batch[i]) ? as_transient(status.error()) : status.error();
+    store.forget_removed_files(files_before);
     auto undo = conn_->rollback_to.run();
     auto drop = undo ? conn_->release.run() : undo;
     if (!drop) batch_error = drop.error();
@@ -198,6 +203,9 @@ void Writer::process(std::vector<Item>& batch) {
   if (batch_error) {
     if (txn) txn->rollback();
     messages = 0;
+    store.forget_removed_files();
+  } else {
+    store.remove_body_files(conn_->spool_dir);  // their rows are gone for good now
   }
 
   {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "queue/message_data.h"
 #include "smtp/envelope.h"
 
 namespace tern::relay {
@@ -22,7 +23,7 @@ struct DeliveryJob {
   smtp::Envelope envelope;                // sender, MAIL params, and only this job's recipients
   std::vector<std::int64_t> recipient_ids;  // queue row ids, parallel to envelope.recipients
   std::vector<int> attempts;                // attempts so far, parallel to envelope.recipients
-  std::shared_ptr<const std::string> data;  // the whole message; shared by the jobs of one message
+  std::shared_ptr<const queue::MessageData> data;  // the message (head + body); shared by the jobs of one message
   std::chrono::system_clock::time_point received_at;
   // Shared by the jobs of a message cut into several (nullptr when it is one
   // job): its bounces are recorded together, with one DSN.

@@ -190,7 +190,8 @@ std::optional<queue::NewMessage> make_dsn(const DeliveryJob& job, std::vector<Fa
   in.arrival_date = smtp::format_mail_date(to_seconds(job.received_at));
   in.date = smtp::format_mail_date(to_seconds(now));
   in.failed = std::move(failed);
-  in.original_message = job.data ? std::string_view(*job.data) : std::string_view();
+  const std::string headers = job.data ? job.data->headers() : std::string();
+  in.original_headers = headers;
   auto dsn = build_dsn(in);
   if (!dsn) return std::nullopt;
   queue::NewMessage msg;

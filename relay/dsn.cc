@@ -28,13 +28,6 @@ std::string one_line(std::string_view text) {
 
 }  // namespace
 
-std::string_view header_section(std::string_view message) {
-  if (message.substr(0, 2) == "\r\n") return {};
-  auto end = message.find("\r\n\r\n");
-  if (end == std::string_view::npos) return message;
-  return message.substr(0, end + 2);
-}
-
 std::optional<DsnMessage> build_dsn(const DsnInput& in) {
   if (in.original_sender.is_null()) return std::nullopt;
   std::vector<const FailedRecipient*> notify;
@@ -44,7 +37,7 @@ std::optional<DsnMessage> build_dsn(const DsnInput& in) {
   if (notify.empty()) return std::nullopt;
 
   const std::string boundary = in.dsn_message_id + "/" + in.hostname;
-  const std::string_view headers = header_section(in.original_message);
+  const std::string_view headers = in.original_headers;
   const bool eight_bit = smtp::has_non_ascii(headers) || smtp::has_non_ascii(in.original_sender.str());
 
   std::string d;

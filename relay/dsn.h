@@ -33,7 +33,7 @@ struct DsnInput {
   std::string arrival_date;       // RFC 5322 date the original arrived
   std::string date;               // RFC 5322 date now
   std::vector<FailedRecipient> failed;
-  std::string_view original_message;  // headers are copied up to the first empty line
+  std::string_view original_headers;  // the original's header section (MessageData::headers())
 };
 
 struct DsnMessage {
@@ -44,8 +44,5 @@ struct DsnMessage {
 // nullopt when no DSN is due: null original sender, or no failed recipient
 // wants a failure notification.
 std::optional<DsnMessage> build_dsn(const DsnInput& input);
-
-// The header section of a message (up to, not including, the empty line).
-std::string_view header_section(std::string_view message);
 
 }  // namespace tern::relay

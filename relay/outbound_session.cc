@@ -43,7 +43,7 @@ void OutboundSession::start(std::unique_ptr<DeliveryJob> job) {
 
 void OutboundSession::send(std::unique_ptr<DeliveryJob> job) {
   job_ = std::move(job);
-  client_.send_message(job_->envelope, *job_->data);
+  client_.send_message(job_->envelope, job_->data->head(), job_->data->body());
   pump();
 }
 
@@ -78,7 +78,7 @@ void OutboundSession::on_connected(Status status) {
     conn_.arm_timer(options_.policy.command_timeout);
     return;  // the message goes to the client session once TLS is up
   }
-  client_.send_message(job_->envelope, *job_->data);
+  client_.send_message(job_->envelope, job_->data->head(), job_->data->body());
   pump();
 }
 
@@ -133,7 +133,7 @@ void OutboundSession::on_tls_ready() {
     return;
   }
   if (target_.implicit_tls) {
-    client_.send_message(job_->envelope, *job_->data);
+    client_.send_message(job_->envelope, job_->data->head(), job_->data->body());
   } else {
     client_.tls_ready();
   }

@@ -78,7 +78,7 @@ struct Scheduler::Impl {
   }
   // Cuts a message into jobs, one per destination, and sends them to workers.
   int dispatch(const std::string& id, const smtp::Path& sender, const smtp::MailParams& params,
-               std::vector<RoutedRcpt> rcpts, std::shared_ptr<const std::string> data,
+               std::vector<RoutedRcpt> rcpts, std::shared_ptr<const queue::MessageData> data,
                std::chrono::system_clock::time_point received_at);
   // Claims `id` for delivery with `bytes` of data; false when it is already in
   // flight or the byte cap is reached.
@@ -173,7 +173,7 @@ bool Scheduler::Impl::claim(const std::string& id, std::size_t bytes, bool was_r
 }
 
 int Scheduler::Impl::dispatch(const std::string& id, const smtp::Path& sender, const smtp::MailParams& params,
-                              std::vector<RoutedRcpt> rcpts, std::shared_ptr<const std::string> data,
+                              std::vector<RoutedRcpt> rcpts, std::shared_ptr<const queue::MessageData> data,
                               std::chrono::system_clock::time_point received_at) {
   std::map<std::string, std::unique_ptr<DeliveryJob>> jobs;
   for (RoutedRcpt& r : rcpts) {
@@ -215,12 +215,24 @@ void Scheduler::Impl::handle(SchedMsg&& msg) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, NewMsg>) {
           queue::NewMessage& nm = m.message;
-          if (!claim(nm.id, nm.data.size(), /*was_reserved=*/true)) return;
+          std::shared_ptr<const queue::MessageData> data;
+          if (nm.body_file) {
+            auto mapped = queue::MessageData::map(std::move(nm.data), queue::body_path(spool, nm.id), *nm.body_file);
+            if (!mapped) {  // it is committed: a later poll retries, and reports a lasting fault
+              log_error("queue_read_failed", {{"msg", nm.id}, {"error", mapped.error().message()}});
+              std::lock_guard<std::mutex> lock(mutex);
+              if (auto it = in_flight.find(nm.id); it != in_flight.end() && it->second.parts == 0) in_flight.erase(it);
+              return;
+            }
+            data = std::move(*mapped);
+          } else {
+            data = std::make_shared<const queue::MessageData>(std::move(nm.data));
+          }
+          if (!claim(nm.id, data->resident(), /*was_reserved=*/true)) return;
           std::vector<RoutedRcpt> rcpts;
           for (std::size_t i = 0; i < nm.envelope.recipients.size() && i < nm.recipient_ids.size(); ++i) {
             rcpts.push_back(RoutedRcpt{nm.recipient_ids[i], std::move(nm.envelope.recipients[i]), 0});
           }
-          auto data = std::make_shared<const std::string>(std::move(nm.data));
           dispatch(nm.id, nm.envelope.sender, nm.envelope.params, std::move(rcpts), std::move(data), nm.received_at);
         } else if constexpr (std::is_same_v<T, RecordedMsg>) {
           bool freed = false;
@@ -256,7 +268,12 @@ void Scheduler::Impl::poll() {
     busy.reserve(in_flight.size());
     for (const auto& [id, f] : in_flight) busy.insert(id);
   }
-  auto due = reader->due(std::chrono::system_clock::now(), options.batch, busy);
+  std::size_t budget = 0;  // memory left for message data: due() stops loading bodies there
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    budget = options.max_in_flight_bytes > in_flight_bytes ? options.max_in_flight_bytes - in_flight_bytes : 1;
+  }
+  auto due = reader->due(std::chrono::system_clock::now(), options.batch, busy, budget);
   if (!due) {
     log_error("queue_read_failed", {{"error", due.error().message()}});
     return;
@@ -264,7 +281,7 @@ void Scheduler::Impl::poll() {
   std::size_t recipients = 0;
   for (queue::DeliveryJob& job : *due) {
     recipients += job.recipients.size();
-    const std::size_t bytes = job.data ? job.data->size() : 0;
+    const std::size_t bytes = job.data ? job.data->resident() : 0;
     if (!claim(job.message_id, bytes, /*was_reserved=*/false)) {
       if (starved) break;
       continue;

@@ -28,7 +28,7 @@ DeliveryJob job_for(std::vector<std::string> locals, const std::string& domain, 
     job.recipient_ids.push_back(static_cast<std::int64_t>(i + 1));
     job.attempts.push_back(0);
   }
-  job.data = std::make_shared<const std::string>("Subject: hello\r\nFrom: app@src.test\r\n\r\nbody\r\n");
+  job.data = std::make_shared<const queue::MessageData>("Subject: hello\r\nFrom: app@src.test\r\n\r\nbody\r\n");
   job.received_at = kNow - std::chrono::minutes(1);
   return job;
 }
