@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "queue/db.h"
+#include "queue/message_data.h"
 #include "queue/schema.h"
 #include "queue/store.h"
 
@@ -59,6 +60,11 @@ Result<std::unique_ptr<Writer>> Writer::start(const std::string& spool_dir, Opti
     auto p = Stmt::prepare(h, sql);
     if (!p) return p.error();
     *stmt = std::move(*p);
+  }
+  if (options.sweep_body_files) {
+    auto swept = queue::sweep_body_files(h, spool_dir);
+    if (!swept) return swept.error().prefixed(bodies_dir(spool_dir));
+    options.swept_body_files = *swept;
   }
   std::unique_ptr<Writer> writer(new Writer(options, std::move(conn)));
   writer->thread_ = std::thread([w = writer.get()] { w->run(); });

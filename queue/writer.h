@@ -47,6 +47,10 @@ class Writer {
     // Upper bound on queue.db's size in pages (PRAGMA max_page_count); 0 keeps
     // SQLite's default (practically unlimited). Hitting it behaves as disk full.
     std::uint32_t max_page_count = 0;
+    // At start, remove body files no committed message owns (sweep_body_files):
+    // only for the daemon, before anything is submitted.
+    bool sweep_body_files = false;
+    int swept_body_files = 0;  // out: how many were removed (options())
   };
 
   struct Stats {
@@ -85,6 +89,7 @@ class Writer {
   void stop();
 
   Stats stats() const;
+  const Options& options() const { return options_; }
 
  private:
   struct EnqueueItem {

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "queue/queue_id.h"
 #include "relay/connection.h"
 #include "relay/log.h"
 #include "relay/mailbox.h"
@@ -103,6 +104,14 @@ class InboundSession final : public Connection::Handler {
  private:
   void pump();
   void perform(smtp::ServerAction& action);
+  void spill();
+  void submit(smtp::server::Enqueue& message);
+
+  // A body on its way to disk (spool/bodies/<queue id>), and the transaction
+  // it belongs to; spill_error_ when writing it failed (the message gets 452).
+  std::shared_ptr<queue::BodyFile> spill_;
+  std::uint64_t spill_transaction_ = 0;
+  std::optional<Error> spill_error_;
 
   IoThread& thread_;
   std::uint64_t id_;
@@ -227,7 +236,100 @@ void InboundSession::pump() {
     perform(*action);
     if (conn_.closing()) return;
   }
+  spill();
   conn_.flush();
+}
+
+// Keeps a large message out of memory: once the session holds more than
+// kSpillThreshold of its body, that goes to the body file, and so on until
+// the end of data. Page-cache writes on the loop (as Postfix's smtpd
+// writes its queue file); the fsync is done off the loop, in submit().
+void InboundSession::spill() {
+  if ((spill_ || spill_error_) && spill_transaction_ != session_->transaction()) {
+    spill_.reset();  // refused or reset: the file goes
+    spill_error_.reset();
+  }
+  const std::string& spool = thread_.server.options.spool_dir;
+  if (spool.empty() || session_->body_buffered() < queue::kSpillThreshold) return;
+  std::string piece = session_->take_body();
+  if (spill_error_) return;  // keep reading to the end of data, then answer 452
+  spill_transaction_ = session_->transaction();
+  if (!spill_) {
+    auto file = queue::BodyFile::create(spool, queue::make_queue_id());
+    if (!file) {
+      spill_error_ = file.error();
+      return;
+    }
+    spill_ = std::move(*file);
+  }
+  if (Status st = spill_->append(piece); !st) {
+    spill_error_ = st.error();
+    spill_.reset();
+  }
+}
+
+void InboundSession::submit(smtp::server::Enqueue& message) {
+  InboundServer::Impl& server = thread_.server;
+  std::weak_ptr<Mailbox<LoopMsg>> box = thread_.mailbox;
+  const std::uint64_t id = id_;
+  auto done = [box, id](Result<std::string> result) {
+    if (auto mb = box.lock()) mb->post(EnqueueDone{id, std::move(result)});
+  };
+  const bool ours = message.transaction == spill_transaction_;
+  if (ours && spill_error_) {
+    Error error = *spill_error_;
+    spill_error_.reset();
+    log_warn("enqueue_failed", {{"session", id_}, {"client", client_}, {"error", error.message()}});
+    session_->enqueued(Error::transient(error.message()));
+    return;
+  }
+  Submission submission{std::move(message), client_, implicit_tls_, {}, id_, nullptr};
+  if (const TlsSession* tls = conn_.tls(); tls != nullptr && tls->handshake_done()) {
+    submission.tls_description = tls->version() + " with cipher " + tls->cipher();
+  }
+  if (!ours || !spill_) {
+    server.hooks.submit(std::move(submission), std::move(done));
+    return;
+  }
+  // The rest of the body joins the file, which is synced off the loop before
+  // the message is committed: a 250 means the body is on disk too.
+  std::shared_ptr<queue::BodyFile> file = std::move(spill_);
+  Status appended = file->append(submission.message.body);
+  std::string().swap(submission.message.body);
+  if (!appended) {
+    log_warn("enqueue_failed", {{"session", id_}, {"client", client_}, {"error", appended.error().message()}});
+    session_->enqueued(Error::transient(appended.error().message()));
+    return;
+  }
+  submission.body_file = std::move(file);
+  struct Work {
+    uv_work_t req{};
+    Submission submission;
+    std::function<void(Result<std::string>)> done;
+    InboundHooks* hooks = nullptr;
+    Status synced;
+  };
+  auto* work = new Work{{}, std::move(submission), std::move(done), &server.hooks, {}};
+  work->req.data = work;
+  int rc = uv_queue_work(
+      &thread_.loop, &work->req,
+      [](uv_work_t* req) noexcept {
+        auto* w = static_cast<Work*>(req->data);
+        w->synced = w->submission.body_file->sync();
+      },
+      [](uv_work_t* req, int) noexcept {
+        std::unique_ptr<Work> w(static_cast<Work*>(req->data));
+        if (!w->synced) {
+          log_warn("enqueue_failed", {{"session", w->submission.session_id}, {"error", w->synced.error().message()}});
+          w->done(Error::transient(w->synced.error().message()));
+          return;
+        }
+        w->hooks->submit(std::move(w->submission), std::move(w->done));
+      });
+  if (rc != 0) {
+    std::unique_ptr<Work> w(work);
+    w->done(Error::transient(std::string("uv_queue_work: ") + uv_strerror(rc)));
+  }
 }
 
 void InboundSession::perform(smtp::ServerAction& action) {
@@ -254,15 +356,7 @@ void InboundSession::perform(smtp::ServerAction& action) {
             if (auto mb = box.lock()) mb->post(AuthDone{id, std::move(result)});
           });
         } else if constexpr (std::is_same_v<T, smtp::server::Enqueue>) {
-          std::weak_ptr<Mailbox<LoopMsg>> box = thread_.mailbox;
-          std::uint64_t id = id_;
-          Submission submission{std::move(a), client_, implicit_tls_, {}, id_};
-          if (const TlsSession* tls = conn_.tls(); tls != nullptr && tls->handshake_done()) {
-            submission.tls_description = tls->version() + " with cipher " + tls->cipher();
-          }
-          server.hooks.submit(std::move(submission), [box, id](Result<std::string> result) {
-            if (auto mb = box.lock()) mb->post(EnqueueDone{id, std::move(result)});
-          });
+          submit(a);
         } else if constexpr (std::is_same_v<T, smtp::server::ArmTimer>) {
           conn_.arm_timer(a.after);
         } else if constexpr (std::is_same_v<T, smtp::server::DisarmTimer>) {

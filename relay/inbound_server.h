@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "queue/message_data.h"
 #include "relay/tls.h"
 #include "smtp/result.h"
 #include "smtp/server_session.h"
@@ -35,6 +36,9 @@ struct InboundOptions {
   std::uint32_t max_connections_per_client = 50;
   smtp::ServerPolicy policy;                              // starttls_available is set from the TLS context
   std::function<bool(std::string_view address)> trusted;  // in submission.trusted_networks; may be empty
+  // Where a message body over queue::kSpillThreshold is written while it
+  // arrives (spool/bodies/); empty: every body stays in memory.
+  std::string spool_dir;
 };
 
 // One accepted message, as the hooks receive it.
@@ -44,6 +48,9 @@ struct Submission {
   bool implicit_tls_listener = false;  // arrived on a listen_tls (465) listener
   std::string tls_description;         // "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384", "" without TLS
   std::uint64_t session_id = 0;        // the session= of its session_start/session_end log lines
+  // A large message: its body is this file, whole and synced (message.body is
+  // then empty), and the file's name is the message's queue id.
+  std::shared_ptr<queue::BodyFile> body_file;
 };
 
 // What the server needs from the rest of the daemon. Callbacks may be invoked

@@ -112,9 +112,12 @@ class Daemon {
 };
 
 Status Daemon::start() {
-  auto writer = queue::Writer::start(config_.spool, {});
+  auto writer = queue::Writer::start(config_.spool, {.sweep_body_files = true});
   if (!writer) return writer.error().prefixed("spool " + config_.spool);
   writer_ = std::move(*writer);
+  if (int n = writer_->options().swept_body_files; n > 0) {
+    log_info("body_files_swept", {{"count", n}, {"reason", "no committed message owns them"}});
+  }
 
   authenticator_ = std::make_unique<Authenticator>(config_.spool, &metrics_);
 
@@ -151,6 +154,7 @@ Status Daemon::start() {
   options.max_connections_per_client = config_.submission.max_connections_per_client;
   options.policy = server_policy(config_);
   options.trusted = [this](std::string_view address) { return trusted_.contains(address); };
+  options.spool_dir = config_.spool;
   auto inbound = InboundServer::start(std::move(options), *tls, *hooks_);
   if (!inbound) return inbound.error();
   inbound_ = std::move(*inbound);

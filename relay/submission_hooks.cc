@@ -59,12 +59,18 @@ std::string SubmissionHooks::hostname() const {
 void SubmissionHooks::submit(Submission s, std::function<void(Result<std::string>)> done) {
   const auto now = std::chrono::system_clock::now();
   queue::NewMessage m;
-  m.id = queue::make_queue_id();
+  std::shared_ptr<queue::BodyFile> body_file = std::move(s.body_file);
+  m.id = body_file ? body_file->id() : queue::make_queue_id();
   std::string prefix = trace_fields(s, hostname(), m.id, now);
-  m.data.reserve(prefix.size() + s.message.body.size());
-  m.data += prefix;
-  m.data += s.message.body;
-  std::string().swap(s.message.body);  // one copy of the body in memory, not two
+  if (body_file) {  // large: the body is its file, and the row keeps only our header fields
+    m.data = std::move(prefix);
+    m.body_file = body_file->size();
+  } else {
+    m.data.reserve(prefix.size() + s.message.body.size());
+    m.data += prefix;
+    m.data += s.message.body;
+    std::string().swap(s.message.body);  // one copy of the body in memory, not two
+  }
   m.envelope = std::move(s.message.envelope);
   m.auth_user = std::move(s.message.info.auth_user);
   m.client_address = std::move(s.client_address);
@@ -74,21 +80,22 @@ void SubmissionHooks::submit(Submission s, std::function<void(Result<std::string
   // Claimed before the commit, so a poll between COMMIT and the callback can't take it too.
   scheduler_.reserve(m.id);
   const std::uint64_t session = s.session_id;
-  writer_.enqueue(std::move(m), [this, done = std::move(done), listener, session](Status status,
-                                                                                   queue::NewMessage&& msg) {
-    if (!status) {
+  writer_.enqueue(std::move(m), [this, done = std::move(done), listener, session, body_file](
+                                     Status status, queue::NewMessage&& msg) {
+    if (!status) {  // not stored: the body file goes with body_file's last owner
       scheduler_.unreserve(msg.id);
       log_warn("enqueue_failed",
                {{"session", session}, {"client", msg.client_address}, {"error", status.error().message()}});
       done(status.error());
       return;
     }
+    if (body_file) body_file->keep();  // the committed row owns it
     metrics_.message_received(listener);
     log_info("received", {{"msg", msg.id},
                           {"session", session},
                           {"from", msg.envelope.sender.str()},
                           {"rcpts", msg.envelope.recipients.size()},
-                          {"size", msg.data.size()},
+                          {"size", msg.data.size() + msg.body_file.value_or(0)},
                           {"client", msg.client_address},
                           {"user", msg.auth_user.empty() ? "-" : msg.auth_user}});
     done(msg.id);
