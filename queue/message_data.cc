@@ -90,10 +90,11 @@ Result<std::unique_ptr<BodyFile>> BodyFile::create(const std::string& spool_dir,
   std::unique_ptr<BodyFile> f(new BodyFile());
   f->dir_ = bodies_dir(spool_dir);
   if (::mkdir(f->dir_.c_str(), 0700) != 0 && errno != EEXIST) return io_error("mkdir " + f->dir_, errno);
-  f->path_ = f->dir_ + "/" + id;
+  const std::string path = f->dir_ + "/" + id;
+  f->fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (f->fd_ < 0) return io_error("create " + path, errno);  // not ours: the destructor must not unlink it
+  f->path_ = path;
   f->id_ = std::move(id);
-  f->fd_ = ::open(f->path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (f->fd_ < 0) return io_error("create " + f->path_, errno);
   return f;
 }
 
