@@ -33,16 +33,21 @@ def send(port, message, rcpt="big@example.test", timeout=60):
     """One message over raw SMTP (dot-stuffed here); returns (code, text)."""
     c = SmtpConn(port, timeout=timeout)
     c.expect("EHLO app.test", 250)
+    code, text = transaction(c, rcpt, message)
+    c.expect("QUIT", 221)
+    c.close()
+    return code, text
+
+
+def transaction(c, rcpt, message):
+    """MAIL, RCPT, DATA and the message (dot-stuffed here) on an open SmtpConn: (code, text) of the end of data."""
     c.expect("MAIL FROM:<a@src.test>", 250)
     c.expect(f"RCPT TO:<{rcpt}>", 250)
     c.expect("DATA", 354)
     wire = message.replace(b"\r\n.", b"\r\n..")
     if wire.startswith(b"."):
         wire = b"." + wire
-    code, text = c.cmd(wire + b".\r\n", raw=True)
-    c.expect("QUIT", 221)
-    c.close()
-    return code, text
+    return c.cmd(wire + b".\r\n", raw=True)
 
 
 def queue_id(text):
@@ -146,24 +151,16 @@ def test_disk_full_while_spooling_gets_452(workdir):
     session and the daemon go on serving."""
     tern = Tern(workdir, {"submission": {"trusted_networks": ["127.0.0.0/8"]},
                           "delivery": {"mode": "relayhost", "relayhost": f"127.0.0.1:{free_port()}"}})
-    fs = Tmpfs(tern.config["spool"], "4m")
-    if fs.start() is None:
-        print(f"SKIP test_disk_full_while_spooling_gets_452: cannot mount a tmpfs for the spool ({fs.error}); "
-              "needs root (CAP_SYS_ADMIN)", flush=True)
+    fs = Tmpfs.for_spool(tern, "4m", "test_disk_full_while_spooling_gets_452")
+    if fs is None:
         return
     tern.start()
     c = SmtpConn(tern.submission_port, timeout=60)
     c.expect("EHLO app.test", 250)
-    c.expect("MAIL FROM:<a@src.test>", 250)
-    c.expect("RCPT TO:<big@example.test>", 250)
-    c.expect("DATA", 354)
-    code, text = c.cmd(big_message("full", 6) + b".\r\n", raw=True)
+    code, text = transaction(c, "big@example.test", big_message("full", 6))
     check(code == 452 and "4.3.1" in text, f"6 MiB into a 4 MiB spool: {text!r}")
     check(body_files(tern) == [], f"after 452: {body_files(tern)}")
-    c.expect("MAIL FROM:<a@src.test>", 250)
-    c.expect("RCPT TO:<small@example.test>", 250)
-    c.expect("DATA", 354)
-    code, text = c.cmd("Subject: small\r\n\r\nstill works\r\n.")
+    code, text = transaction(c, "small@example.test", b"Subject: small\r\n\r\nstill works\r\n")
     check(code == 250, f"a small message after the 452: {text!r}")
     c.close()
     tern.stop()

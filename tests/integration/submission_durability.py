@@ -179,10 +179,8 @@ def test_large_message_roundtrip(workdir):
 
 def test_disk_full_gets_452(workdir):
     tern = Tern(workdir, relay_config(free_port()))
-    fs = Tmpfs(tern.config["spool"], "4m")
-    if fs.start() is None:
-        print(f"SKIP test_disk_full_gets_452: cannot mount a tmpfs for the spool ({fs.error}); "
-              "needs root (CAP_SYS_ADMIN)", flush=True)
+    fs = Tmpfs.for_spool(tern, "4m", "test_disk_full_gets_452")
+    if fs is None:
         return
     tern.start()
 

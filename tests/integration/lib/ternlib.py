@@ -591,6 +591,15 @@ class Tmpfs:
             subprocess.run(["umount", "-l", self.path], capture_output=True)
             self.mounted = False
 
+    @staticmethod
+    def for_spool(tern, size, test_name):
+        """A tmpfs of `size` as tern's spool, or None after printing why the test is skipped."""
+        fs = Tmpfs(tern.config["spool"], size)
+        if fs.start() is None:
+            print(f"SKIP {test_name}: cannot mount a tmpfs for the spool ({fs.error}); needs root (CAP_SYS_ADMIN)",
+                  flush=True)
+        return fs if fs.mounted else None
+
 
 class SmtpConn:
     """A raw SMTP client over a real socket, for saying what smtplib won't.
