@@ -4,7 +4,8 @@
 // deterministically from the input too, sometimes at once and sometimes after
 // more bytes have arrived; shutdown, timeouts and EOF happen now and then.
 // Traps when an invariant breaks: every Send is well-formed replies, no Enqueue
-// body holds a bare CR or LF or a NUL or exceeds the size limit, an Enqueue has
+// body (with the pieces taken off meanwhile, as the relay spills a large one)
+// holds a bare CR or LF or a NUL or exceeds the size limit, an Enqueue has
 // 1..max_recipients recipients, nothing follows Close, nothing is sent while
 // the TLS handshake runs, and unparsed input stays bounded.
 //
@@ -75,6 +76,20 @@ struct Driver {
   int pending_auth = 0;
   int pending_enqueue = 0;
   int pending_tls = 0;
+  std::string taken;            // body pieces taken off while reading, as the relay spills them
+  std::uint64_t taken_tx = 0;   // the transaction they belong to
+
+  // Now and then take what the session holds of a body, as the relay does
+  // for a large one; pieces of a transaction that moved on are thrown away.
+  void maybe_take() {
+    if (s.body_buffered() == 0 || rng.next() % 3 != 0) return;
+    if (taken_tx != s.transaction()) {
+      taken.clear();
+      taken_tx = s.transaction();
+    }
+    taken += s.take_body();
+    check(s.body_buffered() == 0);
+  }
 
   void answer_auth() {
     switch (rng.next() % 4) {
@@ -124,8 +139,10 @@ struct Driver {
         check(well_formed(send->bytes));
         check(!handshaking);
       } else if (auto* enq = std::get_if<server::Enqueue>(&*a)) {
-        check(clean_body(enq->body));
-        check(enq->body.size() <= policy.max_message_size);
+        const std::string whole = (enq->transaction == taken_tx ? taken : std::string()) + enq->body;
+        taken.clear();
+        check(clean_body(whole));
+        check(whole.size() <= policy.max_message_size);
         check(!enq->envelope.recipients.empty());
         check(enq->envelope.recipients.size() <= policy.max_recipients);
         if (rng.next() % 2 == 0) {
@@ -183,6 +200,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.receive(input.substr(0, n));
     input.remove_prefix(n);
     d.pump();
+    d.maybe_take();
     check(s.buffered_input() <= ServerSession::kMaxPendingInput + LineReader::kMaxAuthLine);
     const std::uint32_t event = d.rng.next() % 256;
     if (event < 64) {
