@@ -204,6 +204,30 @@ def test_silent_server_times_out(workdir):
     wait_until(lambda: mute.count() >= 2, timeout=30, what="a retry to reach the mute host")
 
 
+def test_connect_timeout_then_next_mx(workdir):
+    """A host whose connect() hangs (SYNs dropped): after connect_timeout the
+    next MX gets the mail; a domain with only such a host is deferred with
+    "connect to ...: timed out", and never bounced."""
+    lab = DeliveryLab(workdir,
+                      mx=[("dropped.test", "mx1.dropped.test", 10), ("dropped.test", "mx2.dropped.test", 20),
+                          ("void.test", "mx1.void.test", 10)],
+                      hosts=[("mx1.dropped.test", "127.0.0.6"), ("mx2.dropped.test", "127.0.0.3"),
+                             ("mx1.void.test", "127.0.0.7")])
+    lab.raw("127.0.0.6", unreachable=True)
+    lab.raw("127.0.0.7", unreachable=True)
+    mx2 = lab.sink("127.0.0.3")
+    tern = lab.start_tern(delivery={"connect_timeout": "2s"})
+    first = lab.submit("a@src.test", ["d@dropped.test"], subject="dropped")
+    qid = lab.submit("a@src.test", ["v@void.test"], subject="void")
+    m = mx2.wait_for(1, timeout=30)[0]
+    check(m["rcpt_tos"] == ["d@dropped.test"], f"mx2 got {m['rcpt_tos']}")
+    ev = wait_log(tern, "delivery", msg=first, result="delivered", timeout=30)[0]
+    check("127.0.0.3" in ev.get("host", ""), f"delivered via {ev}")
+    ev = wait_log(tern, "delivery", msg=qid, timeout=30)[0]
+    check(ev["result"] == "deferred", f"unreachable-only domain: {ev}")
+    check("connect to" in ev["reply"] and "timed out" in ev["reply"], f"the error: {ev['reply']!r}")
+
+
 def test_dns_timeout_defers(workdir):
     """The DNS server never answers for the domain: deferred (4.4.3), not bounced."""
     lab = DeliveryLab(workdir, timeout_domains=["slowdns.test"])
@@ -278,6 +302,7 @@ if __name__ == "__main__":
         test_null_mx_bounces_at_once,
         test_nxdomain_bounces,
         test_silent_server_times_out,
+        test_connect_timeout_then_next_mx,
         test_dns_timeout_defers,
         test_tls_required_without_starttls_defers,
         test_tls_verify,

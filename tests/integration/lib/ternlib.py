@@ -700,21 +700,31 @@ class RawListener:
     """A TCP listener that is not an SMTP server: it accepts and then either
     says nothing at all (banner=None: a silent server) or sends `banner`
     (e.g. b"421 4.3.2 busy\\r\\n") and, with close=True, hangs up. `accepted`
-    counts connections."""
+    counts connections. With unreachable=True it never accepts and its accept
+    queue is kept full, so the kernel drops further SYNs: a connect() to it
+    hangs, as to a host behind a firewall that drops packets."""
 
-    def __init__(self, host, port, banner=None, close=False):
+    def __init__(self, host, port, banner=None, close=False, unreachable=False):
         self.host = host
         self.port = port
         self.banner = banner
         self.close = close
+        self.unreachable = unreachable
         self.accepted = 0
         self.lock = threading.Lock()
         self.conns = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
-        self.sock.listen(64)
+        self.sock.listen(0 if unreachable else 64)
         self.sock.settimeout(0.1)
+        if unreachable:
+            for _ in range(3):  # fill the accept queue (backlog 0 admits one, plus slack)
+                filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect((host, port))
+                self.conns.append(filler)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -724,6 +734,9 @@ class RawListener:
 
     def _run(self):
         while not self.stopping.is_set():
+            if self.unreachable:
+                self.stopping.wait(0.1)
+                continue
             try:
                 conn, _ = self.sock.accept()
             except OSError:
