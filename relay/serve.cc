@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -107,6 +108,7 @@ class Daemon {
   std::unique_ptr<SubmissionHooks> hooks_;
   std::unique_ptr<InboundServer> inbound_;
   std::unique_ptr<metrics::HttpServer> http_;
+  std::atomic<bool> stopping_{false};  // SIGTERM: listeners closed, /readyz says so while sessions drain
   uv_loop_t loop_{};
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
 };
@@ -170,6 +172,7 @@ Status Daemon::start() {
     };
     checks.ready = [this]() -> std::pair<bool, std::string> {
       if (!inbound_) return {false, "listeners not bound"};
+      if (stopping_.load()) return {false, "stopping: listeners closed, open sessions finishing"};
       return spool_ready(config_.spool);
     };
     auto http = metrics::HttpServer::start(config_.metrics.listen->host, config_.metrics.listen->port, metrics_,
@@ -200,6 +203,7 @@ Status Daemon::start() {
 }
 
 void Daemon::stop() {
+  stopping_.store(true);
   log_info("stopping", {{"sessions", inbound_ ? inbound_->active_sessions() : 0}});
   if (inbound_) inbound_->shutdown(kSessionGrace);
   if (scheduler_) scheduler_->stop();

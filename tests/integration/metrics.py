@@ -11,13 +11,14 @@ One grep for a queue id shows the message's life in the key=value log.
 
 import os
 import re
+import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from ternlib import (LOG_FIELD, Prometheus, Sink, Tern, check, http_get, parse_log_line, run_tests,  # noqa: E402
-                     swaks, wait_until)
+from ternlib import (LOG_FIELD, Prometheus, Sink, SmtpConn, Tern, check, http_get, parse_log_line,  # noqa: E402
+                     run_tests, swaks, wait_until)
 
 # INTERFACE.md's metrics: name -> (type, every label set it must expose from start-up).
 REASONS = ("size", "recipients", "relay", "auth", "syntax", "bare_newline", "line_length", "storage", "timeout",
@@ -220,6 +221,23 @@ def test_probes_are_quiet_and_readyz_follows_the_spool(workdir):
 
     after = log_lines(tern)
     check(after == before, "probes logged lines:\n" + "\n".join(after[len(before):]))
+
+    # SIGTERM with a message half sent: the listeners close and /readyz says
+    # so (no new traffic routed here) while the session finishes; then exit 0.
+    c = SmtpConn(tern.submission_port)
+    c.expect("EHLO app.test", 250)
+    c.expect("MAIL FROM:<app@src.test>", 250)
+    c.expect("RCPT TO:<bob@example.test>", 250)
+    c.expect("DATA", 354)
+    c.send("Subject: draining\r\n\r\nfirst half\r\n")
+    tern.proc.send_signal(signal.SIGTERM)
+    status, body = wait_until(lambda: (lambda r: r if r[0] == 503 else None)(http_get(base + "/readyz")),
+                              timeout=10, what="/readyz to turn 503 on SIGTERM")
+    check("stopping" in body, f"/readyz while draining: {status} {body!r}")
+    check(http_get(base + "/healthz")[0] == 200, "/healthz while draining: the process is alive")
+    code, text = c.cmd("second half\r\n.")
+    check(code == 250, f"the message in flight during the drain: {text!r}")
+    c.close()
     check(tern.stop() == 0, "tern did not exit 0 on SIGTERM")
 
 
