@@ -94,6 +94,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
   auto* self = static_cast<Connection*>(stream->data);
   if (self->closing_) return;
   if (nread == UV_EOF) {
+    self->eof_ = true;
     uv_read_stop(stream);
     self->handler_.on_eof();
     return;
@@ -246,6 +247,20 @@ void Connection::close_after_writes() {
     close_when_drained_ = true;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
   }
+}
+
+void Connection::pause_reading() {
+  if (closing_ || paused_) return;
+  paused_ = true;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+}
+
+void Connection::resume_reading() {
+  if (!paused_) return;
+  paused_ = false;
+  if (closing_ || close_when_drained_ || eof_) return;
+  int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc, &Connection::on_read);
+  if (rc != 0) fail(Error::transient(uv_message("read", rc)));
 }
 
 void Connection::close() {

@@ -65,6 +65,12 @@ class Connection {
   void arm_timer(std::chrono::milliseconds after);
   void disarm_timer();
 
+  // Back-pressure: stop reading from the peer until resume_reading() (e.g.
+  // while a body piece is being written to disk). Idempotent; resuming after
+  // EOF or once closing does nothing.
+  void pause_reading();
+  void resume_reading();
+
   // Flushes queued writes, waits for them, then closes. on_closed() follows.
   void close_after_writes();
   // Closes now; pending writes are cancelled. on_closed() follows. Idempotent.
@@ -93,6 +99,8 @@ class Connection {
   std::unique_ptr<TlsSession> tls_;
   bool tls_ready_notified_ = false;
   bool closing_ = false;
+  bool paused_ = false;  // pause_reading() in effect
+  bool eof_ = false;     // the peer closed its side: reading has ended for good
   bool close_when_drained_ = false;
   int open_handles_ = 0;
   int pending_writes_ = 0;

@@ -91,6 +91,7 @@ class InboundSession final : public Connection::Handler {
   void start(uv_stream_t* listener);
   void on_auth(Status result);
   void on_enqueued(Result<std::string> result);
+  void piece_written(std::shared_ptr<queue::BodyFile> file, Status result);  // a body piece is on disk (or failed)
   void begin_shutdown();
   void force_close() { conn_.close(); }
 
@@ -112,6 +113,8 @@ class InboundSession final : public Connection::Handler {
   std::shared_ptr<queue::BodyFile> spill_;
   std::uint64_t spill_transaction_ = 0;
   std::optional<Error> spill_error_;
+  bool spill_busy_ = false;                             // a piece is being written: reading is paused
+  std::optional<smtp::server::Enqueue> held_enqueue_;  // the end of data, waiting for that write
 
   IoThread& thread_;
   std::uint64_t id_;
@@ -241,10 +244,13 @@ void InboundSession::pump() {
 }
 
 // Keeps a large message out of memory: once the session holds more than
-// kSpillThreshold of its body, that goes to the body file, and so on until
-// the end of data. Page-cache writes on the loop (as Postfix's smtpd
-// writes its queue file); the fsync is done off the loop, in submit().
+// kSpillThreshold of its body, that piece goes to the body file, and so on
+// until the end of data. The file is created, written and finally synced on
+// libuv's thread pool, never on the loop; while a piece is being written the
+// connection stops reading, so a session holds at most about one threshold
+// of body plus one read, however slow the disk.
 void InboundSession::spill() {
+  if (spill_busy_) return;
   if ((spill_ || spill_error_) && spill_transaction_ != session_->transaction()) {
     spill_.reset();  // refused or reset: the file goes
     spill_error_.reset();
@@ -254,18 +260,62 @@ void InboundSession::spill() {
   std::string piece = session_->take_body();
   if (spill_error_) return;  // keep reading to the end of data, then answer 452
   spill_transaction_ = session_->transaction();
-  if (!spill_) {
-    auto file = queue::BodyFile::create(spool, queue::make_queue_id());
-    if (!file) {
-      spill_error_ = file.error();
-      return;
-    }
-    spill_ = std::move(*file);
+  struct Work {
+    uv_work_t req{};
+    IoThread* thread = nullptr;
+    std::uint64_t session = 0;
+    std::string spool;
+    std::shared_ptr<queue::BodyFile> file;  // null: create it first
+    std::string piece;
+    Status result;
+  };
+  auto* work = new Work{{}, &thread_, id_, spool, spill_, std::move(piece), {}};
+  work->req.data = work;
+  spill_busy_ = true;
+  conn_.pause_reading();
+  int rc = uv_queue_work(
+      &thread_.loop, &work->req,
+      [](uv_work_t* req) noexcept {
+        auto* w = static_cast<Work*>(req->data);
+        if (!w->file) {
+          auto created = queue::BodyFile::create(w->spool, queue::make_queue_id());
+          if (!created) {
+            w->result = created.error();
+            return;
+          }
+          w->file = std::move(*created);
+        }
+        w->result = w->file->append(w->piece);
+        std::string().swap(w->piece);
+      },
+      [](uv_work_t* req, int) noexcept {
+        std::unique_ptr<Work> w(static_cast<Work*>(req->data));
+        auto it = w->thread->sessions.find(w->session);
+        if (it == w->thread->sessions.end()) return;  // the session is gone: so is the file, with w
+        it->second->piece_written(std::move(w->file), std::move(w->result));
+      });
+  if (rc != 0) {
+    std::unique_ptr<Work> w(work);
+    piece_written(std::move(w->file), Error::transient(std::string("uv_queue_work: ") + uv_strerror(rc)));
   }
-  if (Status st = spill_->append(piece); !st) {
-    spill_error_ = st.error();
+}
+
+void InboundSession::piece_written(std::shared_ptr<queue::BodyFile> file, Status result) {
+  spill_busy_ = false;
+  if (result) {
+    spill_ = std::move(file);
+  } else {
+    spill_error_ = result.error();
     spill_.reset();
   }
+  if (!session_ || conn_.closing()) return;
+  conn_.resume_reading();
+  if (held_enqueue_) {  // the end of data came while the last piece was on its way
+    smtp::server::Enqueue message = std::move(*held_enqueue_);
+    held_enqueue_.reset();
+    submit(message);
+  }
+  pump();
 }
 
 void InboundSession::submit(smtp::server::Enqueue& message) {
@@ -276,6 +326,10 @@ void InboundSession::submit(smtp::server::Enqueue& message) {
     if (auto mb = box.lock()) mb->post(EnqueueDone{id, std::move(result)});
   };
   const bool ours = message.transaction == spill_transaction_;
+  if (ours && spill_busy_) {
+    held_enqueue_ = std::move(message);  // piece_written() submits it
+    return;
+  }
   if (ours && spill_error_) {
     Error error = *spill_error_;
     spill_error_.reset();
@@ -291,17 +345,10 @@ void InboundSession::submit(smtp::server::Enqueue& message) {
     server.hooks.submit(std::move(submission), std::move(done));
     return;
   }
-  // The rest of the body joins the file, which is synced off the loop before
-  // the message is committed: a 250 means the body is on disk too.
-  std::shared_ptr<queue::BodyFile> file = std::move(spill_);
-  Status appended = file->append(submission.message.body);
-  std::string().swap(submission.message.body);
-  if (!appended) {
-    log_warn("enqueue_failed", {{"session", id_}, {"client", client_}, {"error", appended.error().message()}});
-    session_->enqueued(Error::transient(appended.error().message()));
-    return;
-  }
-  submission.body_file = std::move(file);
+  // The rest of the body joins the file, which is synced (file and
+  // directory) before the message is committed: a 250 means the body is
+  // on disk too. Both on the thread pool.
+  submission.body_file = std::move(spill_);
   struct Work {
     uv_work_t req{};
     Submission submission;
@@ -315,7 +362,10 @@ void InboundSession::submit(smtp::server::Enqueue& message) {
       &thread_.loop, &work->req,
       [](uv_work_t* req) noexcept {
         auto* w = static_cast<Work*>(req->data);
-        w->synced = w->submission.body_file->sync();
+        queue::BodyFile& file = *w->submission.body_file;
+        w->synced = file.append(w->submission.message.body);
+        std::string().swap(w->submission.message.body);
+        if (w->synced) w->synced = file.sync();
       },
       [](uv_work_t* req, int) noexcept {
         std::unique_ptr<Work> w(static_cast<Work*>(req->data));
