@@ -243,6 +243,21 @@ def test_dns_timeout_defers(workdir):
     check(src.count() == 0 and not log_events(tern, "bounce"), "a DNS timeout produced a bounce")
 
 
+def test_dns_servfail_defers(workdir):
+    """The DNS server answers SERVFAIL for the domain: deferred (4.4.3, the
+    error says SERVFAIL), counted as servfail, retried, never bounced."""
+    lab = DeliveryLab(workdir, servfail_domains=["broken.test"])
+    src = lab.src_sink()
+    tern = lab.start_tern()
+    qid = lab.submit("a@src.test", ["b@broken.test"], subject="servfail")
+    ev = wait_log(tern, "delivery", msg=qid, count=2, timeout=30)
+    check([e["result"] for e in ev[:2]] == ["deferred", "deferred"], f"SERVFAIL gave {ev}")
+    check("4.4.3" in ev[0]["reply"] and "SERVFAIL" in ev[0]["reply"], f"reply {ev[0]['reply']!r}")
+    check(lab.dns.servfail.answered >= 1, "the SERVFAIL responder was never asked")
+    check((tern.metric("tern_dns_queries_total", {"result": "servfail"}) or 0) >= 1, "no SERVFAIL counted")
+    check(src.count() == 0 and not log_events(tern, "bounce"), "a DNS SERVFAIL produced a bounce")
+
+
 def test_tls_required_without_starttls_defers(workdir):
     """delivery.tls = "required" and the MX offers no STARTTLS: deferred, nothing sent."""
     lab = DeliveryLab(workdir, mx=[("plain.test", "mx.plain.test", 10)], hosts=[("mx.plain.test", "127.0.0.2")])
@@ -304,6 +319,7 @@ if __name__ == "__main__":
         test_silent_server_times_out,
         test_connect_timeout_then_next_mx,
         test_dns_timeout_defers,
+        test_dns_servfail_defers,
         test_tls_required_without_starttls_defers,
         test_tls_verify,
         test_first_attempt_is_immediate,

@@ -403,15 +403,53 @@ class Sink:
         self.released.set()
 
 
+class ServFailDns:
+    """A UDP DNS responder on 127.0.0.1 that answers every query SERVFAIL
+    (dnsmasq cannot make that answer itself; it forwards it from here)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.answered = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return _register(self)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            try:
+                query, peer = self.sock.recvfrom(4096)
+            except OSError:
+                continue
+            if len(query) < 12:
+                continue
+            # same id and question; QR=1, RD copied, RA=1, RCODE=2; no records
+            flags = bytes([0x80 | (query[2] & 0x01), 0x80 | 2])
+            with contextlib.suppress(OSError):
+                self.sock.sendto(query[:2] + flags + query[4:6] + b"\0\0\0\0\0\0" + query[12:], peer)
+                self.answered += 1
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
 class Dnsmasq:
     """dnsmasq on 127.0.0.1:<free port> answering for the given records.
 
     mx: list of (domain, host, preference); hosts: list of (name, address);
-    null_mx: domains with "MX 0 ."; timeout_domains: forwarded to a dead port.
+    null_mx: domains with "MX 0 ."; timeout_domains: forwarded to a dead port;
+    servfail_domains: forwarded to a ServFailDns.
     Everything else under .test is NXDOMAIN.
     """
 
-    def __init__(self, mx=(), hosts=(), null_mx=(), timeout_domains=()):
+    def __init__(self, mx=(), hosts=(), null_mx=(), timeout_domains=(), servfail_domains=()):
         records = ["--local=/test/"]
         for domain, host, pref in mx:
             records.append(f"--mx-host={domain},{host},{pref}")
@@ -422,6 +460,10 @@ class Dnsmasq:
         dead = free_port()
         for domain in timeout_domains:
             records.append(f"--server=/{domain}/127.0.0.1#{dead}")
+        if servfail_domains:
+            self.servfail = ServFailDns().start()
+            for domain in servfail_domains:
+                records.append(f"--server=/{domain}/127.0.0.1#{self.servfail.port}")
         self.records = records
         self.port = None
         self.proc = None
@@ -833,12 +875,13 @@ class DeliveryLab:
     ADDRESSES = [f"127.0.0.{i}" for i in range(2, 13)]
     SRC_ADDRESS = "127.0.0.9"
 
-    def __init__(self, workdir, mx=(), hosts=(), null_mx=(), timeout_domains=()):
+    def __init__(self, workdir, mx=(), hosts=(), null_mx=(), timeout_domains=(), servfail_domains=()):
         self.workdir = workdir
         self.port = common_free_port(self.ADDRESSES)
         mx = list(mx) + [("src.test", "mx.src.test", 10)]
         hosts = list(hosts) + [("mx.src.test", self.SRC_ADDRESS)]
-        self.dns = Dnsmasq(mx=mx, hosts=hosts, null_mx=null_mx, timeout_domains=timeout_domains).start()
+        self.dns = Dnsmasq(mx=mx, hosts=hosts, null_mx=null_mx, timeout_domains=timeout_domains,
+                           servfail_domains=servfail_domains).start()
         self.tern = None
 
     def sink(self, address, **kwargs):
