@@ -130,6 +130,7 @@ void Connection::handle_read(const char* data, std::size_t n) {
 
 void Connection::write(std::string bytes) {
   if (bytes.empty()) return;
+  queued_bytes_ += bytes.size();
   queued_.push_back(Piece{std::move(bytes), {}, nullptr});
 }
 
@@ -139,6 +140,7 @@ void Connection::write_view(std::string_view bytes, std::shared_ptr<const void> 
     write(std::string(bytes));
     return;
   }
+  queued_bytes_ += bytes.size();
   queued_.push_back(Piece{{}, bytes, std::move(keepalive)});
 }
 
@@ -148,11 +150,13 @@ void Connection::flush() {
     for (const Piece& piece : queued_) {
       if (Status st = tls_->write_plaintext(piece.bytes()); !st) {
         queued_.clear();
+        queued_bytes_ = 0;
         fail(st.error());
         return;
       }
     }
     queued_.clear();
+    queued_bytes_ = 0;
     send_ciphertext();
     return;
   }
@@ -172,6 +176,7 @@ void Connection::flush() {
     }
   }
   queued_.clear();
+  queued_bytes_ = 0;
   req->req.data = req;
   int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp_), req->bufs.data(),
                     static_cast<unsigned>(req->bufs.size()), &Connection::on_write);
@@ -211,7 +216,11 @@ void Connection::on_write(uv_write_t* req, int status) noexcept {
     self->fail(Error::transient(uv_message("write", status)));
     return;
   }
-  if (self->close_when_drained_ && self->pending_writes_ == 0) self->close();
+  if (self->close_when_drained_ && self->pending_writes_ == 0) {
+    self->close();
+    return;
+  }
+  if (!self->closing_) self->handler_.on_written();
 }
 
 std::size_t Connection::write_queue_size() const {
@@ -267,6 +276,7 @@ void Connection::close() {
   if (closing_) return;
   closing_ = true;
   queued_.clear();
+  queued_bytes_ = 0;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Connection::on_handle_closed);
 }

@@ -32,6 +32,7 @@ class Connection {
     virtual void on_transport_error(const Error& error) = 0;  // read, write or TLS failure
     virtual void on_tls_ready() {}                         // handshake completed
     virtual void on_timeout() = 0;                         // the armed timer expired
+    virtual void on_written() {}                           // a write completed: see unsent_bytes()
     virtual void on_closed() = 0;                          // fully closed; the owner may now be destroyed
 
    protected:
@@ -61,6 +62,10 @@ class Connection {
   void write_view(std::string_view bytes, std::shared_ptr<const void> keepalive);
   void flush();
   std::size_t write_queue_size() const;
+  // Bytes given to write()/write_view() and not yet taken by the kernel
+  // (queued plaintext, then ciphertext or views waiting in libuv). A sender
+  // of a large body keeps this under a window and goes on from on_written().
+  std::size_t unsent_bytes() const { return queued_bytes_ + write_queue_size(); }
 
   void arm_timer(std::chrono::milliseconds after);
   void disarm_timer();
@@ -111,6 +116,7 @@ class Connection {
     std::string_view bytes() const { return keepalive ? view : std::string_view(owned); }
   };
   std::vector<Piece> queued_;
+  std::size_t queued_bytes_ = 0;  // plaintext in queued_
 };
 
 // "127.0.0.1" / "::1" from a sockaddr; "" on failure.

@@ -1,6 +1,7 @@
 // One outbound SMTP connection carrying delivery jobs. See outbound_session.h.
 #include "relay/outbound_session.h"
 
+#include <algorithm>
 #include <variant>
 
 #include "relay/log.h"
@@ -151,16 +152,42 @@ void OutboundSession::on_timeout() {
 
 void OutboundSession::on_closed() { owner_.on_session_closed(*this); }
 
+void OutboundSession::on_written() {
+  if (!body_rest_.empty()) pump();
+}
+
+bool OutboundSession::send_body_rest() {
+  while (!body_rest_.empty()) {
+    if (conn_.closing()) break;  // nobody left to send it to
+    if (conn_.unsent_bytes() >= kWriteWindow) {
+      conn_.flush();
+      if (conn_.unsent_bytes() >= kWriteWindow) return false;
+    }
+    const std::size_t n = std::min(body_rest_.size(), kWriteWindow / 4);
+    conn_.write_view(body_rest_.substr(0, n), body_keepalive_);
+    body_rest_.remove_prefix(n);
+  }
+  body_rest_ = {};
+  body_keepalive_.reset();
+  return true;
+}
+
 void OutboundSession::pump() {
+  if (!send_body_rest()) return;
   bool idle = false;
-  while (auto action = client_.next_action()) {
+  bool blocked = false;
+  while (!blocked) {
+    auto action = client_.next_action();
+    if (!action) break;
     std::visit(
         [&](auto& a) {
           using T = std::decay_t<decltype(a)>;
           if constexpr (std::is_same_v<T, smtp::client::Send>) {
             conn_.write(std::move(a.bytes));
           } else if constexpr (std::is_same_v<T, smtp::client::SendBody>) {
-            conn_.write_view(a.bytes, job_ ? std::shared_ptr<const void>(job_->data) : nullptr);
+            body_rest_ = a.bytes;
+            body_keepalive_ = job_ ? std::shared_ptr<const void>(job_->data) : nullptr;
+            blocked = !send_body_rest();
           } else if constexpr (std::is_same_v<T, smtp::client::StartTls>) {
             conn_.flush();
             Status st = options_.tls ? conn_.start_tls(options_.tls, target_.host_name)
@@ -181,6 +208,7 @@ void OutboundSession::pump() {
         },
         *action);
   }
+  if (blocked) return;  // send_body_rest() flushed; on_written() resumes
   conn_.flush();
   if (idle && !conn_.closing() && !job_) owner_.on_session_idle(*this);
 }

@@ -77,9 +77,16 @@ class OutboundSession final : public Connection::Handler {
   void on_tls_ready() override;
   void on_timeout() override;
   void on_closed() override;
+  void on_written() override;
+
+  // Body bytes handed to the connection ahead of what the peer has taken.
+  // A large body (a mapped spool file) is fed in slices under this window,
+  // so TLS encrypts it piece by piece instead of copying all of it at once.
+  static constexpr std::size_t kWriteWindow = 256 * 1024;
 
  private:
   void pump();
+  bool send_body_rest();  // false: the window is full, on_written() goes on
   void finish_job(smtp::client::Finished finished);
   void fail_unsent(std::string detail);
 
@@ -91,6 +98,8 @@ class OutboundSession final : public Connection::Handler {
   std::unique_ptr<DeliveryJob> job_;
   bool connected_ = false;
   bool quitting_ = false;
+  std::string_view body_rest_;                 // of the current SendBody slice, not yet given to conn_
+  std::shared_ptr<const void> body_keepalive_;  // keeps body_rest_'s memory (the message data)
 };
 
 }  // namespace tern::relay

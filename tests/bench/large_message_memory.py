@@ -9,7 +9,11 @@ mapped: bodies over 1 MiB are delivered from spool/bodies/ mapped, which is
 page cache the kernel can drop). Tern alone, not against Postfix: Postfix
 streams its queue files the same way, so its heap is small too.
 
-Usage: TERNTEST_BIN=build-bench/tern tests/bench/large_message_memory.py [N] [MiB]
+With --tls, tern delivers in MX mode (dnsmasq serving the MX record) to a
+sink that offers STARTTLS, so every body goes out encrypted: the path where
+a body handed to the connection whole would be copied whole as ciphertext.
+
+Usage: TERNTEST_BIN=build-bench/tern tests/bench/large_message_memory.py [--tls] [N] [MiB]
 (defaults 8 and 20). A bounded run: N messages, then it stops.
 """
 
@@ -21,17 +25,27 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "lib"))
 
-from ternlib import Sink, SmtpConn, Tern, _cleanup, check  # noqa: E402
+from ternlib import DeliveryLab, Sink, SmtpConn, Tern, _cleanup, check, make_cert  # noqa: E402
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
-    mib = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    sink = Sink().start()
-    tern = Tern(tempfile.mkdtemp(prefix="tern-bench-"),
-                {"submission": {"trusted_networks": ["127.0.0.0/8"], "max_message_size": (mib + 1) << 20},
-                 "delivery": {"mode": "relayhost", "relayhost": f"127.0.0.1:{sink.port}",
-                              "relayhost_tls": "none"}}).start()
+    args = sys.argv[1:]
+    tls = "--tls" in args
+    args = [a for a in args if a != "--tls"]
+    n = int(args[0]) if args else 8
+    mib = int(args[1]) if len(args) > 1 else 20
+    workdir = tempfile.mkdtemp(prefix="tern-bench-")
+    submission = {"trusted_networks": ["127.0.0.0/8"], "max_message_size": (mib + 1) << 20}
+    if tls:
+        lab = DeliveryLab(workdir, mx=[("example.test", "mx1.example.test", 10)],
+                          hosts=[("mx1.example.test", "127.0.0.2")])
+        sink = lab.sink("127.0.0.2", tls=make_cert(workdir, "mx1.example.test", ()))
+        tern = lab.start_tern(config={"submission": submission})
+    else:
+        sink = Sink().start()
+        tern = Tern(workdir, {"submission": submission,
+                              "delivery": {"mode": "relayhost", "relayhost": f"127.0.0.1:{sink.port}",
+                                           "relayhost_tls": "none"}}).start()
     line = b"0123456789" * 7 + b"\r\n"
     body = b"Subject: large\r\n\r\n" + line * ((mib << 20) // len(line))
 
@@ -73,7 +87,9 @@ def main():
     done.set()
     sampler.join()
     _cleanup()
-    print(f"{n} x {mib} MiB at once, submitted and delivered in {elapsed:.2f} s")
+    check(not tls or all(m["tls"] for m in sink.messages), "a message went out without TLS")
+    print(f"{n} x {mib} MiB at once{' (delivered over STARTTLS)' if tls else ''}, "
+          f"submitted and delivered in {elapsed:.2f} s")
     print(f"tern peak RssAnon (heap) {peak['RssAnon'] / 1024:.1f} MB, "
           f"peak RssFile (mapped bodies, page cache) {peak['RssFile'] / 1024:.1f} MB")
 
