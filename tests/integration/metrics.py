@@ -225,10 +225,7 @@ def test_probes_are_quiet_and_readyz_follows_the_spool(workdir):
     # SIGTERM with a message half sent: the listeners close and /readyz says
     # so (no new traffic routed here) while the session finishes; then exit 0.
     c = SmtpConn(tern.submission_port)
-    c.expect("EHLO app.test", 250)
-    c.expect("MAIL FROM:<app@src.test>", 250)
-    c.expect("RCPT TO:<bob@example.test>", 250)
-    c.expect("DATA", 354)
+    c.begin_data("app@src.test", "bob@example.test")
     c.send("Subject: draining\r\n\r\nfirst half\r\n")
     tern.proc.send_signal(signal.SIGTERM)
     status, body = wait_until(lambda: (lambda r: r if r[0] == 503 else None)(http_get(base + "/readyz")),

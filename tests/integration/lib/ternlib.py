@@ -403,7 +403,23 @@ class Sink:
         self.released.set()
 
 
-class ServFailDns:
+class _Serving:
+    """A socket served by a daemon thread running self._run() until stop()."""
+
+    def _init_thread(self):
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return _register(self)
+
+    def _stop_thread(self):
+        self.stopping.set()
+        self.thread.join(timeout=5)
+
+
+class ServFailDns(_Serving):
     """A UDP DNS responder on 127.0.0.1 that answers every query SERVFAIL
     (dnsmasq cannot make that answer itself; it forwards it from here)."""
 
@@ -413,12 +429,7 @@ class ServFailDns:
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
         self.answered = 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return _register(self)
+        self._init_thread()
 
     def _run(self):
         while not self.stopping.is_set():
@@ -435,8 +446,7 @@ class ServFailDns:
                 self.answered += 1
 
     def stop(self):
-        self.stopping.set()
-        self.thread.join(timeout=5)
+        self._stop_thread()
         self.sock.close()
 
 
@@ -703,6 +713,14 @@ class SmtpConn:
         check(got == code, f"{what or line!r}: got {text!r}, want {code}")
         return text
 
+    def begin_data(self, sender, rcpt, ehlo="app.test"):
+        """EHLO (unless ehlo is None), MAIL, RCPT and DATA, each accepted: the message text comes next."""
+        if ehlo is not None:
+            self.expect(f"EHLO {ehlo}", 250)
+        self.expect(f"MAIL FROM:<{sender}>", 250)
+        self.expect(f"RCPT TO:<{rcpt}>", 250)
+        self.expect("DATA", 354)
+
     def starttls(self, context, server_hostname="127.0.0.1"):
         code, text = self.cmd("STARTTLS")
         check(code == 220, f"STARTTLS: {text!r}")
@@ -738,7 +756,7 @@ def queued_id(reply_text):
     return reply_text.split(marker, 1)[1].split()[0]
 
 
-class RawListener:
+class RawListener(_Serving):
     """A TCP listener that is not an SMTP server: it accepts and then either
     says nothing at all (banner=None: a silent server) or sends `banner`
     (e.g. b"421 4.3.2 busy\\r\\n") and, with close=True, hangs up. `accepted`
@@ -767,12 +785,7 @@ class RawListener:
                 with contextlib.suppress(BlockingIOError):
                     filler.connect((host, port))
                 self.conns.append(filler)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return _register(self)
+        self._init_thread()
 
     def _run(self):
         while not self.stopping.is_set():
@@ -798,8 +811,7 @@ class RawListener:
             return self.accepted
 
     def stop(self):
-        self.stopping.set()
-        self.thread.join(timeout=5)
+        self._stop_thread()
         for conn in self.conns:
             with contextlib.suppress(OSError):
                 conn.close()
