@@ -127,6 +127,15 @@ class Tern:
         self.workdir = workdir
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
+        self.test_config = config or {}
+        self.config_path = os.path.join(self.dir, "tern.toml")
+        self._pick_ports()
+        self.env = clean_env(env)
+        self.log_path = os.path.join(self.dir, "tern.log")
+        self.proc = None
+        self.started_once = False
+
+    def _pick_ports(self):
         self.submission_port = free_port()
         self.metrics_port = free_port()
         base = {
@@ -139,28 +148,41 @@ class Tern:
             "delivery": {"workers": 2},
             "metrics": {"listen": f"127.0.0.1:{self.metrics_port}"},
         }
-        for section, value in (config or {}).items():
+        for section, value in self.test_config.items():
             if isinstance(value, dict):
                 base.setdefault(section, {}).update(value)
             else:
                 base[section] = value
         self.config = base
-        self.config_path = os.path.join(self.dir, "tern.toml")
         write_toml(self.config_path, self.config)
-        self.env = clean_env(env)
-        self.log_path = os.path.join(self.dir, "tern.log")
-        self.proc = None
 
     def start(self, wait=True):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([TERN_BIN, "serve", "--config", self.config_path],
-                                     stdout=self.log, stderr=self.log, env=self.env)
-        _register(self)
-        if wait:
-            wait_until(lambda: self.proc.poll() is not None or port_open("127.0.0.1", self.submission_port),
-                       timeout=15, what="tern to listen")
-            if self.proc.poll() is not None:
+        """Starts tern; with wait, until its own log says it listens. free_port()
+        can hand a port to someone else before tern binds it: on the first
+        start, a bind refusal is retried with fresh ports (never after, when
+        a test may hold the ports), and a listener that is not ours never
+        passes for tern (the readiness check needs tern's own `started`)."""
+        for attempt in range(3):
+            self.log = open(self.log_path, "ab")
+            offset = self.log.tell()
+            self.proc = subprocess.Popen([TERN_BIN, "serve", "--config", self.config_path],
+                                         stdout=self.log, stderr=self.log, env=self.env)
+            _register(self)
+            if not wait:
+                break
+
+            def up():
+                return self.proc.poll() is not None or (port_open("127.0.0.1", self.submission_port)
+                                                        and "event=started" in self.read_log()[offset:])
+            wait_until(up, timeout=15, what="tern to listen")
+            if self.proc.poll() is None:
+                break
+            log = self.read_log()[offset:]
+            if (self.started_once or attempt == 2 or "cannot listen" not in log
+                    or "listen" in self.test_config.get("submission", {})):
                 raise TestFailure(f"tern exited with {self.proc.returncode}:\n{self.read_log()}")
+            self._pick_ports()  # lost a port to someone else: try fresh ones
+        self.started_once = True
         return self
 
     def read_log(self):
