@@ -81,6 +81,13 @@ std::string_view MessageData::body() const {
   return map_ != nullptr ? std::string_view(map_, map_size_) : std::string_view(inline_);
 }
 
+Result<std::shared_ptr<const MessageData>> load_message_data(const std::string& spool_dir, std::string_view id,
+                                                             std::string data,
+                                                             std::optional<std::uint64_t> file_size) {
+  if (file_size) return MessageData::map(std::move(data), body_path(spool_dir, id), *file_size);
+  return std::make_shared<const MessageData>(std::move(data));
+}
+
 std::string MessageData::headers() const {
   // The head is whole header fields; the body may start with more of them.
   return head_ + std::string(header_section(body()));

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,8 +61,14 @@ class MessageData {
   std::size_t map_size_ = 0;
 };
 
-// A body being written while it arrives (on an I/O loop thread: plain write(2)
-// into the page cache, no fsync; sync() is for a worker thread). Removes the
+// The data of message `id` as stored: `data` whole, or, with `file_size`,
+// `data` as the head and spool/bodies/<id> (that many octets) mapped as the body.
+Result<std::shared_ptr<const MessageData>> load_message_data(const std::string& spool_dir, std::string_view id,
+                                                             std::string data,
+                                                             std::optional<std::uint64_t> file_size);
+
+// A body being written while it arrives. Blocking file I/O: call it off the
+// event loop (the submission server uses libuv's thread pool). Removes the
 // file on destruction unless keep() was called after a successful sync().
 class BodyFile {
  public:

@@ -79,11 +79,9 @@ Reader::~Reader() = default;
 
 Result<std::shared_ptr<const MessageData>> message_data_from(const Stmt& s, int first, const std::string& spool_dir,
                                                              const std::string& id) {
-  if (auto file_size = s.opt_int64(first + 1)) {
-    return MessageData::map(std::string(s.blob(first)), body_path(spool_dir, id),
-                            static_cast<std::uint64_t>(*file_size));
-  }
-  return std::make_shared<const MessageData>(std::string(s.blob(first)));
+  std::optional<std::uint64_t> file_size;
+  if (auto stored = s.opt_int64(first + 1)) file_size = static_cast<std::uint64_t>(*stored);
+  return load_message_data(spool_dir, id, std::string(s.blob(first)), file_size);
 }
 
 Result<std::vector<DeliveryJob>> Reader::due(TimePoint now, std::size_t limit,

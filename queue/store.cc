@@ -78,10 +78,11 @@ Result<Store> Store::prepare(sqlite3* db) {
   prep(db, s.delete_history_, "DELETE FROM history WHERE rid IN (SELECT rid FROM recipients WHERE mid = ?1)",
        failure);
   prep(db, s.delete_recipients_, "DELETE FROM recipients WHERE mid = ?1", failure);
+  // Returns the queue id when the body is a file (to unlink after COMMIT), else NULL.
   prep(db, s.delete_body_,
-       "DELETE FROM bodies WHERE mid = ?1 AND file_size IS NOT NULL RETURNING (SELECT id FROM messages WHERE mid = ?1)",
+       "DELETE FROM bodies WHERE mid = ?1"
+       " RETURNING CASE WHEN file_size IS NOT NULL THEN (SELECT id FROM messages WHERE mid = ?1) END",
        failure);
-  prep(db, s.delete_inline_body_, "DELETE FROM bodies WHERE mid = ?1", failure);
   prep(db, s.delete_message_, "DELETE FROM messages WHERE mid = ?1", failure);
   prep(db, s.find_, "SELECT mid FROM messages WHERE id = ?1", failure);
   prep(db, s.retry_,
@@ -207,11 +208,11 @@ Status Store::delete_message(std::int64_t mid) {
     auto row = delete_body_.step();
     if (!row) return row.error().prefixed("deleting message");
     if (*row) {
-      removed_files_.push_back(delete_body_.text(0));
+      if (!delete_body_.is_null(0)) removed_files_.push_back(delete_body_.text(0));
       if (auto done = delete_body_.step(); !done) return done.error().prefixed("deleting message");
     }
   }
-  for (Stmt* stmt : {&delete_history_, &delete_recipients_, &delete_inline_body_, &delete_message_}) {
+  for (Stmt* stmt : {&delete_history_, &delete_recipients_, &delete_message_}) {
     stmt->bind(1, mid);
     if (auto s = stmt->run(); !s) return s.error().prefixed("deleting message");
   }

@@ -8,9 +8,9 @@
 // Owned by one thread (it holds prepared statements of one connection); the
 // connection must outlive it.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,7 +67,7 @@ class Store {
   Stmt insert_message_, insert_body_, insert_recipient_;
   Stmt apply_final_, apply_deferred_, insert_history_;
   Stmt tally_, set_state_;
-  Stmt delete_history_, delete_recipients_, delete_body_, delete_inline_body_, delete_message_;
+  Stmt delete_history_, delete_recipients_, delete_body_, delete_message_;
   std::vector<std::string> removed_files_;
   Stmt find_, retry_, hold_, release_, retry_all_;
 };

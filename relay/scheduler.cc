@@ -80,6 +80,8 @@ struct Scheduler::Impl {
   int dispatch(const std::string& id, const smtp::Path& sender, const smtp::MailParams& params,
                std::vector<RoutedRcpt> rcpts, std::shared_ptr<const queue::MessageData> data,
                std::chrono::system_clock::time_point received_at);
+  // Drops a reservation that never became a delivery (reserve() without claim()).
+  void unreserve(const std::string& id);
   // Claims `id` for delivery with `bytes` of data; false when it is already in
   // flight or the byte cap is reached.
   bool claim(const std::string& id, std::size_t bytes, bool was_reserved);
@@ -131,10 +133,12 @@ void Scheduler::reserve(const std::string& message_id) {
   impl_->in_flight.emplace(message_id, InFlight{});
 }
 
-void Scheduler::unreserve(const std::string& message_id) {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  auto it = impl_->in_flight.find(message_id);
-  if (it != impl_->in_flight.end() && it->second.parts == 0) impl_->in_flight.erase(it);
+void Scheduler::unreserve(const std::string& message_id) { impl_->unreserve(message_id); }
+
+void Scheduler::Impl::unreserve(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = in_flight.find(id);
+  if (it != in_flight.end() && it->second.parts == 0) in_flight.erase(it);
 }
 
 void Scheduler::submit_new(queue::NewMessage&& message) { impl_->mailbox->post(NewMsg{std::move(message)}); }
@@ -215,25 +219,18 @@ void Scheduler::Impl::handle(SchedMsg&& msg) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, NewMsg>) {
           queue::NewMessage& nm = m.message;
-          std::shared_ptr<const queue::MessageData> data;
-          if (nm.body_file) {
-            auto mapped = queue::MessageData::map(std::move(nm.data), queue::body_path(spool, nm.id), *nm.body_file);
-            if (!mapped) {  // it is committed: a later poll retries, and reports a lasting fault
-              log_error("queue_read_failed", {{"msg", nm.id}, {"error", mapped.error().message()}});
-              std::lock_guard<std::mutex> lock(mutex);
-              if (auto it = in_flight.find(nm.id); it != in_flight.end() && it->second.parts == 0) in_flight.erase(it);
-              return;
-            }
-            data = std::move(*mapped);
-          } else {
-            data = std::make_shared<const queue::MessageData>(std::move(nm.data));
+          auto data = queue::load_message_data(spool, nm.id, std::move(nm.data), nm.body_file);
+          if (!data) {  // it is committed: a later poll retries, and reports a lasting fault
+            log_error("queue_read_failed", {{"msg", nm.id}, {"error", data.error().message()}});
+            unreserve(nm.id);
+            return;
           }
-          if (!claim(nm.id, data->resident(), /*was_reserved=*/true)) return;
+          if (!claim(nm.id, (*data)->resident(), /*was_reserved=*/true)) return;
           std::vector<RoutedRcpt> rcpts;
           for (std::size_t i = 0; i < nm.envelope.recipients.size() && i < nm.recipient_ids.size(); ++i) {
             rcpts.push_back(RoutedRcpt{nm.recipient_ids[i], std::move(nm.envelope.recipients[i]), 0});
           }
-          dispatch(nm.id, nm.envelope.sender, nm.envelope.params, std::move(rcpts), std::move(data), nm.received_at);
+          dispatch(nm.id, nm.envelope.sender, nm.envelope.params, std::move(rcpts), std::move(*data), nm.received_at);
         } else if constexpr (std::is_same_v<T, RecordedMsg>) {
           bool freed = false;
           {
@@ -263,14 +260,11 @@ void Scheduler::Impl::handle(SchedMsg&& msg) {
 void Scheduler::Impl::poll() {
   last_turn.store(steady_ms());
   std::unordered_set<std::string> busy;
+  std::size_t budget = 0;  // memory left for message data: due() stops loading bodies there
   {
     std::lock_guard<std::mutex> lock(mutex);
     busy.reserve(in_flight.size());
     for (const auto& [id, f] : in_flight) busy.insert(id);
-  }
-  std::size_t budget = 0;  // memory left for message data: due() stops loading bodies there
-  {
-    std::lock_guard<std::mutex> lock(mutex);
     budget = options.max_in_flight_bytes > in_flight_bytes ? options.max_in_flight_bytes - in_flight_bytes : 1;
   }
   auto due = reader->due(std::chrono::system_clock::now(), options.batch, busy, budget);
