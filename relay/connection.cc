@@ -130,7 +130,6 @@ void Connection::handle_read(const char* data, std::size_t n) {
 
 void Connection::write(std::string bytes) {
   if (bytes.empty()) return;
-  queued_bytes_ += bytes.size();
   queued_.push_back(Piece{std::move(bytes), {}, nullptr});
 }
 
@@ -140,7 +139,6 @@ void Connection::write_view(std::string_view bytes, std::shared_ptr<const void> 
     write(std::string(bytes));
     return;
   }
-  queued_bytes_ += bytes.size();
   queued_.push_back(Piece{{}, bytes, std::move(keepalive)});
 }
 
@@ -150,13 +148,11 @@ void Connection::flush() {
     for (const Piece& piece : queued_) {
       if (Status st = tls_->write_plaintext(piece.bytes()); !st) {
         queued_.clear();
-        queued_bytes_ = 0;
         fail(st.error());
         return;
       }
     }
     queued_.clear();
-    queued_bytes_ = 0;
     send_ciphertext();
     return;
   }
@@ -176,7 +172,6 @@ void Connection::flush() {
     }
   }
   queued_.clear();
-  queued_bytes_ = 0;
   req->req.data = req;
   int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(&tcp_), req->bufs.data(),
                     static_cast<unsigned>(req->bufs.size()), &Connection::on_write);
@@ -221,6 +216,12 @@ void Connection::on_write(uv_write_t* req, int status) noexcept {
     return;
   }
   if (!self->closing_) self->handler_.on_written();
+}
+
+std::size_t Connection::unsent_bytes() const {
+  std::size_t queued = 0;  // pieces since the last flush: commands, at most a window of body slices
+  for (const Piece& piece : queued_) queued += piece.bytes().size();
+  return queued + write_queue_size();
 }
 
 std::size_t Connection::write_queue_size() const {
@@ -276,7 +277,6 @@ void Connection::close() {
   if (closing_) return;
   closing_ = true;
   queued_.clear();
-  queued_bytes_ = 0;
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Connection::on_handle_closed);
 }

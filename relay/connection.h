@@ -65,7 +65,7 @@ class Connection {
   // Bytes given to write()/write_view() and not yet taken by the kernel
   // (queued plaintext, then ciphertext or views waiting in libuv). A sender
   // of a large body keeps this under a window and goes on from on_written().
-  std::size_t unsent_bytes() const { return queued_bytes_ + write_queue_size(); }
+  std::size_t unsent_bytes() const;
 
   void arm_timer(std::chrono::milliseconds after);
   void disarm_timer();
@@ -116,7 +116,6 @@ class Connection {
     std::string_view bytes() const { return keepalive ? view : std::string_view(owned); }
   };
   std::vector<Piece> queued_;
-  std::size_t queued_bytes_ = 0;  // plaintext in queued_
 };
 
 // "127.0.0.1" / "::1" from a sockaddr; "" on failure.
