@@ -80,6 +80,31 @@ std::uint16_t socket_port(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
 }
 
+// Runs `work` on libuv's thread pool, then `after` on the loop's thread with
+// Status{}, or at once with the error when the work could not be queued.
+// Both share one State, which they may fill and read.
+template <class State, class Work, class After>
+void off_loop(uv_loop_t* loop, State state, Work work, After after) {
+  struct Req {
+    uv_work_t req{};
+    State state;
+    Work work;
+    After after;
+  };
+  auto* r = new Req{{}, std::move(state), std::move(work), std::move(after)};
+  r->req.data = r;
+  int rc = uv_queue_work(
+      loop, &r->req, [](uv_work_t* q) noexcept { static_cast<Req*>(q->data)->work(static_cast<Req*>(q->data)->state); },
+      [](uv_work_t* q, int) noexcept {
+        std::unique_ptr<Req> done(static_cast<Req*>(q->data));
+        done->after(done->state, Status{});
+      });
+  if (rc != 0) {
+    std::unique_ptr<Req> done(r);
+    done->after(done->state, Error::transient(std::string("uv_queue_work: ") + uv_strerror(rc)));
+  }
+}
+
 }  // namespace
 
 struct IoThread;
@@ -260,44 +285,33 @@ void InboundSession::spill() {
   std::string piece = session_->take_body();
   if (spill_error_) return;  // keep reading to the end of data, then answer 452
   spill_transaction_ = session_->transaction();
-  struct Work {
-    uv_work_t req{};
-    IoThread* thread = nullptr;
-    std::uint64_t session = 0;
+  struct Piece {
     std::string spool;
     std::shared_ptr<queue::BodyFile> file;  // null: create it first
-    std::string piece;
+    std::string bytes;
     Status result;
   };
-  auto* work = new Work{{}, &thread_, id_, spool, spill_, std::move(piece), {}};
-  work->req.data = work;
   spill_busy_ = true;
   conn_.pause_reading();
-  int rc = uv_queue_work(
-      &thread_.loop, &work->req,
-      [](uv_work_t* req) noexcept {
-        auto* w = static_cast<Work*>(req->data);
-        if (!w->file) {
-          auto created = queue::BodyFile::create(w->spool, queue::make_queue_id());
+  off_loop(
+      &thread_.loop, Piece{spool, spill_, std::move(piece), {}},
+      [](Piece& p) {
+        if (!p.file) {
+          auto created = queue::BodyFile::create(p.spool, queue::make_queue_id());
           if (!created) {
-            w->result = created.error();
+            p.result = created.error();
             return;
           }
-          w->file = std::move(*created);
+          p.file = std::move(*created);
         }
-        w->result = w->file->append(w->piece);
-        std::string().swap(w->piece);
+        p.result = p.file->append(p.bytes);
+        std::string().swap(p.bytes);
       },
-      [](uv_work_t* req, int) noexcept {
-        std::unique_ptr<Work> w(static_cast<Work*>(req->data));
-        auto it = w->thread->sessions.find(w->session);
-        if (it == w->thread->sessions.end()) return;  // the session is gone: so is the file, with w
-        it->second->piece_written(std::move(w->file), std::move(w->result));
+      [thread = &thread_, session = id_](Piece& p, Status queued) {
+        auto it = thread->sessions.find(session);
+        if (it == thread->sessions.end()) return;  // the session is gone: so is the file, with p
+        it->second->piece_written(std::move(p.file), queued ? std::move(p.result) : queued);
       });
-  if (rc != 0) {
-    std::unique_ptr<Work> w(work);
-    piece_written(std::move(w->file), Error::transient(std::string("uv_queue_work: ") + uv_strerror(rc)));
-  }
 }
 
 void InboundSession::piece_written(std::shared_ptr<queue::BodyFile> file, Status result) {
@@ -349,37 +363,27 @@ void InboundSession::submit(smtp::server::Enqueue& message) {
   // directory) before the message is committed: a 250 means the body is
   // on disk too. Both on the thread pool.
   submission.body_file = std::move(spill_);
-  struct Work {
-    uv_work_t req{};
+  struct Sync {
     Submission submission;
-    std::function<void(Result<std::string>)> done;
-    InboundHooks* hooks = nullptr;
     Status synced;
   };
-  auto* work = new Work{{}, std::move(submission), std::move(done), &server.hooks, {}};
-  work->req.data = work;
-  int rc = uv_queue_work(
-      &thread_.loop, &work->req,
-      [](uv_work_t* req) noexcept {
-        auto* w = static_cast<Work*>(req->data);
-        queue::BodyFile& file = *w->submission.body_file;
-        w->synced = file.append(w->submission.message.body);
-        std::string().swap(w->submission.message.body);
-        if (w->synced) w->synced = file.sync();
+  off_loop(
+      &thread_.loop, Sync{std::move(submission), {}},
+      [](Sync& s) {
+        queue::BodyFile& file = *s.submission.body_file;
+        s.synced = file.append(s.submission.message.body);
+        std::string().swap(s.submission.message.body);
+        if (s.synced) s.synced = file.sync();
       },
-      [](uv_work_t* req, int) noexcept {
-        std::unique_ptr<Work> w(static_cast<Work*>(req->data));
-        if (!w->synced) {
-          log_warn("enqueue_failed", {{"session", w->submission.session_id}, {"error", w->synced.error().message()}});
-          w->done(Error::transient(w->synced.error().message()));
+      [hooks = &server.hooks, done = std::move(done)](Sync& s, Status queued) mutable {
+        Status status = queued ? std::move(s.synced) : queued;
+        if (!status) {
+          log_warn("enqueue_failed", {{"session", s.submission.session_id}, {"error", status.error().message()}});
+          done(Error::transient(status.error().message()));
           return;
         }
-        w->hooks->submit(std::move(w->submission), std::move(w->done));
+        hooks->submit(std::move(s.submission), std::move(done));
       });
-  if (rc != 0) {
-    std::unique_ptr<Work> w(work);
-    w->done(Error::transient(std::string("uv_queue_work: ") + uv_strerror(rc)));
-  }
 }
 
 void InboundSession::perform(smtp::ServerAction& action) {
