@@ -3,8 +3,8 @@
 #include "relay/delivery_worker.h"
 
 #include <algorithm>
-#include <iterator>
 #include <deque>
+#include <iterator>
 #include <random>
 #include <unordered_map>
 #include <variant>

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tern::smtp {
 
@@ -47,7 +48,7 @@ class DataReader {
   // CR left pending is a bare CR; an unterminated last line gets its CRLF).
   Verdict finish();
 
-  std::string take_body() { return std::move(body_); }  // and the reader stores on into an empty body
+  std::string take_body() { return std::exchange(body_, {}); }  // and the reader stores on into an empty body
   std::size_t stored() const { return body_.size(); }
   std::uint64_t size() const { return size_; }  // body octets seen, stored or not
   bool has_message_id() const { return has_message_id_; }

@@ -19,7 +19,6 @@ std::optional<DotPiece> DotStuffer::next() {
     stuffed_ = false;
     return piece;
   }
-  if (!body_.empty()) ended_crlf_ = body_.ends_with("\r\n");
   if (!rest_.empty()) {  // the head is out (it ended with CRLF): the body starts a line
     body_ = rest_;
     rest_ = {};
@@ -30,7 +29,8 @@ std::optional<DotPiece> DotStuffer::next() {
   done_ = true;
   // An empty body is just the terminator; a body cut mid-line gets its CRLF
   // first, otherwise the "." would extend the last line instead of ending DATA.
-  if (ended_crlf_) return DotPiece{".\r\n", false};
+  // (body_ is the last segment now: the body, or the head when the body is empty.)
+  if (body_.empty() || body_.ends_with("\r\n")) return DotPiece{".\r\n", false};
   return DotPiece{"\r\n.\r\n", false};
 }
 

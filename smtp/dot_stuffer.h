@@ -35,7 +35,6 @@ class DotStuffer {
  private:
   std::string_view body_;       // the segment being stuffed
   std::string_view rest_;       // the body, while body_ is the head
-  bool ended_crlf_ = true;      // the last non-empty segment stuffed so far ended with CRLF (or none was)
   std::size_t pos_ = 0;         // next body byte not yet returned
   bool stuffed_ = false;        // the "." for the line starting at pos_ has been returned
   bool done_ = false;
