@@ -16,8 +16,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 
-from ternlib import (DeliveryLab, SmtpConn, Tern, Tmpfs, check, free_port, queue_show,  # noqa: E402
-                     run_tests, wait_log, wait_queue_empty, wait_until)
+from ternlib import (DeliveryLab, SmtpConn, Tern, Tmpfs, check, expect_queued_id, free_port,  # noqa: E402
+                     queue_show, run_tests, wait_log, wait_queue_empty, wait_until)
 
 EXAMPLE = dict(mx=[("example.test", "mx1.example.test", 10)], hosts=[("mx1.example.test", "127.0.0.2")])
 LINE = b"0123456789" * 7 + b"\r\n"
@@ -48,11 +48,6 @@ def transaction(c, rcpt, message):
     return c.cmd(wire + b".\r\n", raw=True)
 
 
-def queue_id(text):
-    check("queued as " in text, f"no queue id in {text!r}")
-    return text.rsplit("queued as ", 1)[1].split()[0]
-
-
 def body_files(tern):
     d = os.path.join(tern.config["spool"], "bodies")
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
@@ -68,7 +63,7 @@ def test_large_body_is_a_spool_file_until_delivered(workdir):
     message = big_message("spooled", 12)
     code, text = send(tern.submission_port, message)
     check(code == 250, f"12 MiB message: {text!r}")
-    qid = queue_id(text)
+    qid = expect_queued_id(text)
     wait_log(tern, "delivery", msg=qid, result="deferred", timeout=30)
     check(body_files(tern) == [qid], f"spool/bodies holds {body_files(tern)}, want [{qid}]")
     size = os.path.getsize(os.path.join(tern.config["spool"], "bodies", qid))
@@ -128,7 +123,7 @@ def test_kill9_keeps_acknowledged_large_body_and_sweeps_orphans(workdir):
     message = big_message("crash", 6)
     code, text = send(tern.submission_port, message)
     check(code == 250, f"6 MiB message: {text!r}")
-    qid = queue_id(text)
+    qid = expect_queued_id(text)
     tern.kill9()
     orphan = os.path.join(tern.config["spool"], "bodies", "ORPHAN0000000001")
     with open(orphan, "wb") as f:

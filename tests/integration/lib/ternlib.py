@@ -778,6 +778,13 @@ def queued_id(reply_text):
     return reply_text.split(marker, 1)[1].split()[0]
 
 
+def expect_queued_id(reply_text):
+    """The queue id from a 250 reply; fails the test when there is none."""
+    qid = queued_id(reply_text)
+    check(qid is not None, f"no queue id in {reply_text!r}")
+    return qid
+
+
 class RawListener(_Serving):
     """A TCP listener that is not an SMTP server: it accepts and then either
     says nothing at all (banner=None: a silent server) or sends `banner`
@@ -876,11 +883,7 @@ def submit(port, sender, recipients, subject="test", body="hello\r\n", headers=(
             check(code == 250, f"RCPT TO:<{r}>: {code} {msg!r}")
         code, msg = s.data(data)
         check(code == 250, f"DATA: {code} {msg!r}")
-    text = msg.decode()
-    check("queued as " in text, f"no queue id in {text!r}")
-    return text.rsplit("queued as ", 1)[1].split()[0]
-
-
+    return expect_queued_id(msg.decode())
 
 
 # One field of a key=value log line: key=value or key="quoted \"value\"".
