@@ -120,12 +120,18 @@ TEST(DotStuffer, LargeBodyOfDotLinesStaysLinear) {
   EXPECT_EQ(c.pieces, 2u * 100000u + 1u);  // "." + slice per line, then the terminator
 }
 
+// Up to max_len - 1 octets of '.', CR, LF and 'a': every stuffing and line-end case.
+std::string random_text(std::mt19937& rng, unsigned max_len) {
+  const char alphabet[] = {'.', '\r', '\n', 'a'};
+  std::string text(rng() % max_len, 'a');
+  for (char& ch : text) ch = alphabet[rng() % 4];
+  return text;
+}
+
 TEST(DotStuffer, RandomBodiesMatchTheReference) {
   std::mt19937 rng(20240601);  // fixed seed: reproducible
-  const char alphabet[] = {'.', '\r', '\n', 'a'};
   for (int round = 0; round < 5000; ++round) {
-    std::string body(rng() % 24, 'a');
-    for (char& ch : body) ch = alphabet[rng() % 4];
+    const std::string body = random_text(rng, 24);
     Collected c = collect(body);
     ASSERT_EQ(c.wire, reference_wire(body)) << "body: " << testing::PrintToString(body);
     ASSERT_EQ(c.body_bytes, body.size());
@@ -137,14 +143,11 @@ TEST(DotStuffer, RandomBodiesMatchTheReference) {
 // that of their concatenation, and every slice lies in one or the other.
 TEST(DotStuffer, HeadThenBodyIsTheConcatenation) {
   std::mt19937 rng(20261205);  // fixed seed: reproducible
-  const char alphabet[] = {'.', '\r', '\n', 'a'};
   for (int round = 0; round < 5000; ++round) {
-    std::string head(rng() % 12, 'a');
-    for (char& ch : head) ch = alphabet[rng() % 4];
+    std::string head = random_text(rng, 12);
     if (!head.empty() || rng() % 2 == 0) head += "\r\n";
     if (round % 7 == 0) head.clear();
-    std::string body(rng() % 24, 'a');
-    for (char& ch : body) ch = alphabet[rng() % 4];
+    const std::string body = random_text(rng, 24);
     DotStuffer stuffer(head, body);
     std::string wire;
     std::size_t from_head = 0, from_body = 0;
